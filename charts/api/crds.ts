@@ -1,0 +1,87 @@
+// The three CustomResourceDefinitions, built from the TypeBox schemas in this folder.
+import type { TSchema } from '@sinclair/typebox';
+import { RUN_PRINTER_COLUMNS, TrenchBackupSchema, TrenchRestoreSchema } from './backup.js';
+import { toOpenApi } from './kit.js';
+import { GROUP, TRENCH_PRINTER_COLUMNS, TrenchSchema, VERSION } from './trench.js';
+
+export interface CrdObject {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+interface CrdInput {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  schema: TSchema;
+  columns: { name: string; type: string; jsonPath: string; description?: string }[];
+}
+
+function crd(input: CrdInput): CrdObject {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${input.plural}.${GROUP}`,
+      labels: { 'app.kubernetes.io/part-of': 'trench' },
+    },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: input.kind,
+        listKind: `${input.kind}List`,
+        plural: input.plural,
+        singular: input.singular,
+        shortNames: input.shortNames,
+        categories: ['trench'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: input.columns,
+          schema: { openAPIV3Schema: toOpenApi(input.schema) },
+        },
+      ],
+    },
+  };
+}
+
+/** Trench, TrenchBackup and TrenchRestore, in that order. */
+export function trenchCrds(): CrdObject[] {
+  return [
+    crd({
+      kind: 'Trench',
+      plural: 'trenches',
+      singular: 'trench',
+      shortNames: ['tr'],
+      schema: TrenchSchema,
+      columns: TRENCH_PRINTER_COLUMNS,
+    }),
+    crd({
+      kind: 'TrenchBackup',
+      plural: 'trenchbackups',
+      singular: 'trenchbackup',
+      shortNames: ['trb'],
+      schema: TrenchBackupSchema,
+      columns: RUN_PRINTER_COLUMNS([{ name: 'Trench', jsonPath: '.spec.trenchRef.name' }]),
+    }),
+    crd({
+      kind: 'TrenchRestore',
+      plural: 'trenchrestores',
+      singular: 'trenchrestore',
+      shortNames: ['trr'],
+      schema: TrenchRestoreSchema,
+      columns: RUN_PRINTER_COLUMNS([
+        { name: 'Trench', jsonPath: '.spec.trenchRef.name' },
+        { name: 'Backup', jsonPath: '.spec.backupRef.name' },
+      ]),
+    }),
+  ];
+}

@@ -1,0 +1,476 @@
+// The Trench API (playtrenches.xyz/v1alpha1): the one source of truth for the TypeScript
+// types, the offline validation and the CRD schema. Edit here; `make synth` regenerates crds/.
+import { type Static, Type } from '@sinclair/typebox';
+import { Quantity, Resources, type Rule, rules, SecretKeyRef, StringEnum } from './kit.js';
+
+export const GROUP = 'playtrenches.xyz';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/**
+ * The longest Trench name: children are named `<trench>-<suffix>` and StatefulSet pods add
+ * `-<ordinal>` plus a 10-character revision hash in a label, all under the 63-character limit.
+ */
+export const MAX_TRENCH_NAME = 40;
+
+// Cron with five numeric fields; names (MON, JAN) and macros (@daily) are left out on
+// purpose so that the operator's own slot arithmetic needs no second parser.
+export const CRON_PATTERN = '^[0-9*,/-]+( +[0-9*,/-]+){4}$';
+const cronRe = new RegExp(CRON_PATTERN);
+
+const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
+
+const EnvVar = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 253 }),
+  value: Type.Optional(Type.String()),
+  valueFrom: Type.Optional(
+    Type.Object(
+      {},
+      {
+        'x-kubernetes-preserve-unknown-fields': true,
+        description: 'As in core/v1 EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef).',
+      },
+    ),
+  ),
+});
+
+const EnvList = (what: string) =>
+  Type.Array(EnvVar, {
+    maxItems: 100,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+    description: `Extra environment variables for the ${what} containers.`,
+  });
+
+const EnvFromList = (what: string) =>
+  Type.Array(
+    Type.Object({
+      prefix: Type.Optional(Type.String()),
+      configMapRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }) })),
+      secretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }) })),
+    }),
+    { maxItems: 20, description: `ConfigMaps and Secrets exposed as env to the ${what}.` },
+  );
+
+export const ApiSpecSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: 512, description: 'API container image.' }),
+    replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3000 }),
+    metricsPort: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description: 'Port serving metricsPath. Default: the API port.',
+      }),
+    ),
+    healthPath: Type.String({ pattern: '^/', maxLength: 256, default: '/health' }),
+    metricsPath: Type.String({ pattern: '^/', maxLength: 256, default: '/metrics' }),
+    command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
+    env: Type.Optional(EnvList('API')),
+    envFrom: Type.Optional(EnvFromList('API')),
+    resources: Type.Optional(
+      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+    ),
+  },
+  { description: 'The HTTP API: a Deployment behind a Service.' },
+);
+
+const scalingRules: Rule<{ minReplicas: number; maxReplicas: number }>[] = [
+  {
+    rule: 'self.minReplicas <= self.maxReplicas',
+    message: 'minReplicas must be less than or equal to maxReplicas',
+    fieldPath: '.minReplicas',
+    holds: (s) => s.minReplicas <= s.maxReplicas,
+  },
+];
+
+export const WorkerSpecSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: 512, description: 'Worker container image.' }),
+    command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
+    concurrency: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+    queues: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+      minItems: 1,
+      maxItems: 50,
+      'x-kubernetes-list-type': 'set',
+      description: 'BullMQ queue names the workers consume and whose backlog drives scaling.',
+    }),
+    metricsPort: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description: 'Port where the worker serves /metrics. Default: not scraped.',
+      }),
+    ),
+    terminationGracePeriodSeconds: Type.Integer({
+      minimum: 30,
+      maximum: 86400,
+      default: 600,
+      description: 'Time a stopping worker gets to finish its active jobs.',
+    }),
+    scaling: Type.Object(
+      {
+        minReplicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
+        maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+        targetBacklogPerReplica: Type.Integer({ minimum: 1, default: 100 }),
+        pollIntervalSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+        scaleDownStabilizationSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 300 }),
+      },
+      {
+        default: {},
+        description: 'Replica count is the operator’s, computed from queue backlog.',
+        ...rules(...scalingRules),
+      },
+    ),
+    env: Type.Optional(EnvList('worker')),
+    envFrom: Type.Optional(EnvFromList('worker')),
+    resources: Type.Optional(
+      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+    ),
+  },
+  { description: 'BullMQ workers: a Deployment whose replicas the operator owns.' },
+);
+
+const External = Type.Object(
+  { urlSecretRef: SecretKeyRef('Secret key holding the connection URL.') },
+  { description: 'Use an existing server; nothing is deployed for it.' },
+);
+
+export const REDIS_MANAGED_FIELDS = ['storage', 'image', 'resources', 'storageClassName'] as const;
+export const POSTGRES_MANAGED_FIELDS = [
+  'storage',
+  'image',
+  'database',
+  'resources',
+  'storageClassName',
+] as const;
+
+function exclusiveExternal(
+  what: string,
+  managed: readonly string[],
+): Rule<Record<string, unknown>> {
+  return {
+    rule: `!has(self.external) || !(${managed.map((f) => `has(self.${f})`).join(' || ')})`,
+    message: `${what}: set either external or the managed fields (${managed.join(', ')}), not both`,
+    holds: (s) => s.external === undefined || managed.every((f) => s[f] === undefined),
+  };
+}
+
+export const RedisSpecSchema = Type.Object(
+  {
+    external: Type.Optional(External),
+    storage: Type.Optional(Quantity({ description: 'Managed only. Default: 1Gi.' })),
+    storageClassName: Type.Optional(Type.String({ description: 'Managed only.' })),
+    image: Type.Optional(Type.String({ minLength: 1, description: 'Managed only.' })),
+    resources: Type.Optional(Resources('Managed only.')),
+  },
+  {
+    default: {},
+    description: 'Managed (a StatefulSet with AOF persistence) unless external is set.',
+    ...rules(exclusiveExternal('spec.redis', REDIS_MANAGED_FIELDS)),
+  },
+);
+
+export const PostgresSpecSchema = Type.Object(
+  {
+    external: Type.Optional(External),
+    storage: Type.Optional(Quantity({ description: 'Managed only. Default: 10Gi.' })),
+    storageClassName: Type.Optional(Type.String({ description: 'Managed only.' })),
+    image: Type.Optional(Type.String({ minLength: 1, description: 'Managed only.' })),
+    database: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_][a-z0-9_]*$',
+        maxLength: 63,
+        description: 'Managed only. Default: trench.',
+      }),
+    ),
+    resources: Type.Optional(Resources('Managed only.')),
+  },
+  {
+    default: {},
+    description:
+      'Managed (a StatefulSet; the operator creates its password Secret) unless external is set.',
+    ...rules(exclusiveExternal('spec.postgres', POSTGRES_MANAGED_FIELDS)),
+  },
+);
+
+const stepRules: Rule<{ setWeight?: number; pause?: object }>[] = [
+  {
+    rule: 'has(self.setWeight) != has(self.pause)',
+    message: 'each spec.rollout.steps[] item sets exactly one of setWeight or pause',
+    holds: (s) => (s.setWeight !== undefined) !== (s.pause !== undefined),
+  },
+];
+
+const metricRules: Rule<{ max?: number; min?: number }>[] = [
+  {
+    rule: 'has(self.max) != has(self.min)',
+    message: 'each spec.rollout.analysis.metrics[] item sets exactly one of max or min',
+    holds: (s) => (s.max !== undefined) !== (s.min !== undefined),
+  },
+];
+
+export const RolloutSpecSchema = Type.Object(
+  {
+    steps: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            setWeight: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: 100,
+                description: 'Percent of API traffic (pods) on the canary.',
+              }),
+            ),
+            pause: Type.Optional(
+              Type.Object(
+                {
+                  duration: Type.Optional(
+                    Type.String({ pattern: DURATION_PATTERN, maxLength: 32 }),
+                  ),
+                },
+                { description: 'Wait this long; without duration, wait for promote.' },
+              ),
+            ),
+          },
+          rules(...stepRules),
+        ),
+        {
+          maxItems: 50,
+          description: 'Canary steps for a new API image; none means a plain rolling update.',
+        },
+      ),
+    ),
+    analysis: Type.Object(
+      {
+        prometheusUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+        intervalSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        failureLimit: Type.Integer({ minimum: 0, maximum: 100, default: 1 }),
+        metrics: Type.Optional(
+          Type.Array(
+            Type.Object(
+              {
+                name: Type.String({ minLength: 1, maxLength: 63 }),
+                query: Type.String({ minLength: 1, maxLength: 4096 }),
+                max: Type.Optional(Type.Number()),
+                min: Type.Optional(Type.Number()),
+              },
+              rules(...metricRules),
+            ),
+            {
+              maxItems: 20,
+              'x-kubernetes-list-type': 'map',
+              'x-kubernetes-list-map-keys': ['name'],
+            },
+          ),
+        ),
+      },
+      { default: {} },
+    ),
+    progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 86400, default: 600 }),
+    migration: Type.Optional(
+      Type.Object(
+        {
+          command: Type.Array(Type.String(), { minItems: 1, maxItems: 50 }),
+          backupFirst: Type.Boolean({ default: true }),
+        },
+        { description: 'A Job run with the new API image before the rollout starts.' },
+      ),
+    ),
+  },
+  { default: {} },
+);
+
+const retentionRules: Rule<{ daily: number; weekly: number; monthly: number }>[] = [
+  {
+    rule: 'self.daily + self.weekly + self.monthly > 0',
+    message: 'spec.backup.retention must keep at least one backup (daily, weekly or monthly)',
+    holds: (s) => s.daily + s.weekly + s.monthly > 0,
+  },
+];
+
+const scheduleRules: Rule<string>[] = [
+  {
+    rule: `self.matches('${CRON_PATTERN}')`,
+    message:
+      'spec.backup.schedule must be a cron expression of 5 numeric fields (minute hour day-of-month month day-of-week)',
+    holds: (s) => cronRe.test(s),
+  },
+];
+
+export const BackupSpecSchema = Type.Object(
+  {
+    schedule: Type.String({ maxLength: 128, default: '0 3 * * *', ...rules(...scheduleRules) }),
+    suspend: Type.Boolean({ default: false }),
+    retention: Type.Object(
+      {
+        daily: Type.Integer({ minimum: 0, maximum: 366, default: 7 }),
+        weekly: Type.Integer({ minimum: 0, maximum: 520, default: 4 }),
+        monthly: Type.Integer({ minimum: 0, maximum: 1200, default: 12 }),
+      },
+      { default: {}, ...rules(...retentionRules) },
+    ),
+    storage: Type.Object(
+      {
+        pvc: Type.Object(
+          {
+            size: Quantity({ default: '20Gi' }),
+            storageClassName: Type.Optional(Type.String()),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+  },
+  { default: {}, description: 'Scheduled PostgreSQL dumps kept on a PVC.' },
+);
+
+export const MonitoringSpecSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    alerts: Type.Object(
+      {
+        errorRate: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 0.05,
+          description: 'Share of 5xx responses over 5 minutes.',
+        }),
+        p95LatencySeconds: Type.Number({ exclusiveMinimum: 0, default: 2 }),
+        queueBacklog: Type.Integer({ minimum: 1, default: 1000 }),
+      },
+      { default: {} },
+    ),
+  },
+  { default: {} },
+);
+
+export const TrenchSpecSchema = Type.Object(
+  {
+    api: ApiSpecSchema,
+    worker: WorkerSpecSchema,
+    redis: RedisSpecSchema,
+    postgres: PostgresSpecSchema,
+    rollout: RolloutSpecSchema,
+    backup: BackupSpecSchema,
+    monitoring: MonitoringSpecSchema,
+  },
+  { description: 'Desired state of one running copy of the product.' },
+);
+
+const Condition = Type.Object({
+  type: Type.String({ maxLength: 316 }),
+  status: StringEnum(['True', 'False', 'Unknown']),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+  lastTransitionTime: Type.String({ format: 'date-time' }),
+  reason: Type.String({ maxLength: 1024 }),
+  message: Type.String({ maxLength: 32768 }),
+});
+
+export const ConditionsSchema = Type.Array(Condition, {
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+});
+
+export const TrenchStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ format: 'int64' })),
+  phase: Type.Optional(
+    Type.String({ description: 'Pending, Progressing, Ready, Degraded or Failed.' }),
+  ),
+  conditions: Type.Optional(ConditionsSchema),
+  api: Type.Optional(
+    Type.Object({
+      replicas: Type.Optional(Type.Integer()),
+      readyReplicas: Type.Optional(Type.Integer()),
+      summary: Type.Optional(
+        Type.String({
+          description:
+            '"<readyReplicas>/<replicas>" over stable and canary, for kubectl get; set by the operator.',
+        }),
+      ),
+    }),
+  ),
+  worker: Type.Optional(
+    Type.Object({
+      replicas: Type.Optional(Type.Integer()),
+      desiredReplicas: Type.Optional(Type.Integer()),
+      backlog: Type.Optional(Type.Integer({ format: 'int64' })),
+    }),
+  ),
+  rollout: Type.Optional(
+    Type.Object({
+      phase: Type.Optional(Type.String()),
+      stepIndex: Type.Optional(Type.Integer()),
+      weight: Type.Optional(Type.Integer()),
+      stableRevision: Type.Optional(Type.String()),
+      canaryRevision: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String()),
+    }),
+  ),
+  backup: Type.Optional(
+    Type.Object({
+      lastSuccessfulBackup: Type.Optional(Type.String({ description: 'TrenchBackup name.' })),
+      lastSuccessfulTime: Type.Optional(Type.String({ format: 'date-time' })),
+      nextScheduleTime: Type.Optional(Type.String({ format: 'date-time' })),
+    }),
+  ),
+});
+
+// Children are Services, whose names must be DNS-1035 labels: a letter first.
+export const TRENCH_NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+const trenchNameRe = new RegExp(TRENCH_NAME_PATTERN);
+
+const trenchNameRules: Rule<{ metadata: { name: string } }>[] = [
+  {
+    rule: `size(self.metadata.name) <= ${MAX_TRENCH_NAME} && self.metadata.name.matches('${TRENCH_NAME_PATTERN}')`,
+    message: `metadata.name must be at most ${MAX_TRENCH_NAME} characters, start with a letter and hold only a-z, 0-9 and '-', so that child names fit`,
+    holds: (s) => s.metadata.name.length <= MAX_TRENCH_NAME && trenchNameRe.test(s.metadata.name),
+  },
+];
+
+export const TrenchSchema = Type.Object(
+  {
+    apiVersion: Type.Optional(Type.String()),
+    kind: Type.Optional(Type.String()),
+    metadata: Type.Optional(Type.Object({})),
+    spec: TrenchSpecSchema,
+    status: Type.Optional(TrenchStatusSchema),
+  },
+  rules(...trenchNameRules),
+);
+
+/** A spec as the API server stores it: every default applied. */
+export type TrenchSpec = Static<typeof TrenchSpecSchema>;
+export type TrenchStatus = Static<typeof TrenchStatusSchema>;
+export type ApiSpec = TrenchSpec['api'];
+export type WorkerSpec = TrenchSpec['worker'];
+export type RedisSpec = TrenchSpec['redis'];
+export type PostgresSpec = TrenchSpec['postgres'];
+export type RolloutSpec = TrenchSpec['rollout'];
+export type BackupSpec = TrenchSpec['backup'];
+export type MonitoringSpec = TrenchSpec['monitoring'];
+export type Condition = Static<typeof Condition>;
+
+export interface Trench {
+  apiVersion: typeof API_VERSION;
+  kind: 'Trench';
+  metadata: { name: string; namespace: string; uid?: string; generation?: number };
+  spec: TrenchSpec;
+  status?: TrenchStatus;
+}
+
+export const TRENCH_PRINTER_COLUMNS = [
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'API', type: 'string', jsonPath: '.status.api.summary', description: 'ready/desired' },
+  { name: 'Workers', type: 'integer', jsonPath: '.status.worker.replicas' },
+  { name: 'Backlog', type: 'integer', jsonPath: '.status.worker.backlog' },
+  { name: 'Step', type: 'integer', jsonPath: '.status.rollout.stepIndex' },
+  { name: 'Weight', type: 'integer', jsonPath: '.status.rollout.weight' },
+  { name: 'Last Backup', type: 'date', jsonPath: '.status.backup.lastSuccessfulTime' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+];

@@ -1,0 +1,416 @@
+// A small Prometheus, Grafana and kube-state-metrics for clusters that have none. Prometheus
+// finds Trench pods by their prometheus.io/* annotations, scrapes the operator with its own
+// labels, and loads the operator's rules plus the rules of the Trenches synth knows about.
+import { ApiObject, Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import {
+  check,
+  checkImage,
+  finishWorkload,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  LABEL_PART_OF,
+  PART_OF,
+  restrictedContainer,
+  restrictedPod,
+  setServiceSelector,
+} from './constructs/common.js';
+import { operatorRuleGroup, type RuleGroup, trenchRuleGroup } from './lib/alerts.js';
+import { dashboardUid, trenchDashboard } from './lib/dashboard.js';
+import { OPERATOR_JOB } from './lib/metrics.js';
+import { toYaml } from './lib/yaml.js';
+
+export const DEFAULT_MONITORING_IMAGES = {
+  prometheus: 'quay.io/prometheus/prometheus:v2.55.1',
+  grafana: 'docker.io/grafana/grafana:11.3.1',
+  kubeStateMetrics: 'registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0',
+};
+
+/** A Trench whose alerts and dashboard this Prometheus and Grafana carry. */
+export interface MonitoredTrench {
+  readonly namespace: string;
+  readonly name: string;
+  readonly alerts: { errorRate: number; p95LatencySeconds: number; queueBacklog: number };
+  readonly backupSchedule?: string;
+}
+
+export interface MonitoringChartProps {
+  /** @default 'trench-monitoring' */
+  readonly namespace?: string;
+  /** Namespace of the operator, scraped as job trench-operator. @default 'trench-system' */
+  readonly operatorNamespace?: string;
+  /** @default DEFAULT_MONITORING_IMAGES */
+  readonly images?: Partial<typeof DEFAULT_MONITORING_IMAGES>;
+  /** Trenches whose rules and dashboards to load. @default none */
+  readonly trenches?: readonly MonitoredTrench[];
+  /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
+  readonly managedBy?: string;
+}
+
+const NOBODY = 65534;
+const GRAFANA_USER = 472;
+
+export class MonitoringChart extends Chart {
+  constructor(scope: Construct, id: string, props: MonitoringChartProps = {}) {
+    const namespace = props.namespace ?? 'trench-monitoring';
+    super(scope, id, { namespace });
+    const c = 'MonitoringChart';
+    check(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace),
+      c,
+      'namespace',
+      namespace,
+      'must be a namespace name',
+    );
+    const images = { ...DEFAULT_MONITORING_IMAGES, ...props.images };
+    for (const [k, v] of Object.entries(images)) checkImage(c, `images.${k}`, v);
+    const operatorNamespace = props.operatorNamespace ?? 'trench-system';
+    const managedBy = props.managedBy ?? 'cdk8s';
+    const labelsOf = (name: string) => ({
+      [LABEL_NAME]: name,
+      [LABEL_INSTANCE]: name,
+      [LABEL_PART_OF]: PART_OF,
+      [LABEL_MANAGED_BY]: managedBy,
+    });
+    const selectorOf = (name: string) => ({ [LABEL_NAME]: name, [LABEL_INSTANCE]: name });
+
+    new ApiObject(this, 'Namespace', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: {
+          ...labelsOf('trench-monitoring'),
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        },
+      },
+    });
+
+    // --- Prometheus ---------------------------------------------------------------------
+    const groups: RuleGroup[] = [operatorRuleGroup()];
+    for (const t of props.trenches ?? []) {
+      groups.push(
+        trenchRuleGroup({
+          namespace: t.namespace,
+          trench: t.name,
+          ...t.alerts,
+          backupSchedule: t.backupSchedule,
+        }),
+      );
+    }
+    const promConfig = {
+      global: { scrape_interval: '30s', evaluation_interval: '30s' },
+      rule_files: ['/etc/prometheus/rules/*.yaml'],
+      scrape_configs: [
+        {
+          job_name: OPERATOR_JOB,
+          honor_labels: true,
+          kubernetes_sd_configs: [
+            { role: 'endpoints', namespaces: { names: [operatorNamespace] } },
+          ],
+          relabel_configs: [
+            {
+              source_labels: [
+                '__meta_kubernetes_service_name',
+                '__meta_kubernetes_endpoint_port_name',
+              ],
+              regex: `${OPERATOR_JOB};metrics`,
+              action: 'keep',
+            },
+          ],
+        },
+        {
+          job_name: 'kube-state-metrics',
+          honor_labels: true,
+          static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:8080`] }],
+        },
+        {
+          job_name: 'trench-pods',
+          kubernetes_sd_configs: [{ role: 'pod' }],
+          relabel_configs: [
+            {
+              source_labels: [
+                '__meta_kubernetes_pod_annotation_prometheus_io_scrape',
+                '__meta_kubernetes_pod_label_app_kubernetes_io_part_of',
+              ],
+              regex: 'true;trench',
+              action: 'keep',
+            },
+            {
+              source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
+              regex: '(.+)',
+              target_label: '__metrics_path__',
+            },
+            {
+              source_labels: [
+                '__meta_kubernetes_pod_ip',
+                '__meta_kubernetes_pod_annotation_prometheus_io_port',
+              ],
+              regex: '(.+);(.+)',
+              replacement: '$1:$2',
+              target_label: '__address__',
+            },
+            { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+            { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+            {
+              source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'],
+              target_label: 'trench',
+            },
+            {
+              source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'],
+              target_label: 'component',
+            },
+          ],
+        },
+      ],
+    };
+    new kplus.ConfigMap(this, 'PrometheusConfig', {
+      metadata: { name: 'prometheus-config', labels: labelsOf('prometheus') },
+      data: { 'prometheus.yml': toYaml(promConfig) },
+    });
+    new kplus.ConfigMap(this, 'PrometheusRules', {
+      metadata: { name: 'prometheus-rules', labels: labelsOf('prometheus') },
+      data: { 'trench.yaml': toYaml({ groups }) },
+    });
+    this.serviceAccountWithReadRole('prometheus', labelsOf('prometheus'), [
+      {
+        apiGroups: [''],
+        resources: ['pods', 'services', 'endpoints'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      {
+        apiGroups: ['discovery.k8s.io'],
+        resources: ['endpointslices'],
+        verbs: ['get', 'list', 'watch'],
+      },
+    ]);
+    this.workload('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
+      image: images.prometheus,
+      user: NOBODY,
+      port: 9090,
+      args: [
+        '--config.file=/etc/prometheus/prometheus.yml',
+        '--storage.tsdb.path=/prometheus',
+        '--storage.tsdb.retention.time=7d',
+        '--web.enable-lifecycle',
+      ],
+      health: '/-/healthy',
+      ready: '/-/ready',
+      serviceAccount: 'prometheus',
+      mounts: [
+        { name: 'config', mountPath: '/etc/prometheus', configMap: 'prometheus-config' },
+        { name: 'rules', mountPath: '/etc/prometheus/rules', configMap: 'prometheus-rules' },
+        { name: 'data', mountPath: '/prometheus' },
+      ],
+      resources: {
+        requests: { cpu: '100m', memory: '256Mi' },
+        limits: { cpu: '1', memory: '1Gi' },
+      },
+    });
+
+    // --- kube-state-metrics (pod waiting reasons, pod labels, Deployment replicas) -----
+    this.serviceAccountWithReadRole('kube-state-metrics', labelsOf('kube-state-metrics'), [
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['list', 'watch'] },
+    ]);
+    this.workload(
+      'kube-state-metrics',
+      labelsOf('kube-state-metrics'),
+      selectorOf('kube-state-metrics'),
+      {
+        image: images.kubeStateMetrics,
+        user: NOBODY,
+        port: 8080,
+        args: [
+          '--resources=pods,deployments,statefulsets',
+          '--metric-labels-allowlist=pods=[app.kubernetes.io/instance,app.kubernetes.io/part-of]',
+        ],
+        health: '/livez',
+        ready: '/readyz',
+        serviceAccount: 'kube-state-metrics',
+        mounts: [],
+        resources: {
+          requests: { cpu: '50m', memory: '64Mi' },
+          limits: { cpu: '500m', memory: '256Mi' },
+        },
+      },
+    );
+
+    // --- Grafana ------------------------------------------------------------------------
+    const dashboards: Record<string, string> = {};
+    for (const t of props.trenches ?? []) {
+      dashboards[`${dashboardUid(t.namespace, t.name)}.json`] =
+        `${JSON.stringify(trenchDashboard(t.namespace, t.name), null, 2)}\n`;
+    }
+    new kplus.ConfigMap(this, 'GrafanaProvisioning', {
+      metadata: { name: 'grafana-provisioning', labels: labelsOf('grafana') },
+      data: {
+        'datasources.yaml': toYaml({
+          apiVersion: 1,
+          datasources: [
+            {
+              name: 'Prometheus',
+              type: 'prometheus',
+              access: 'proxy',
+              isDefault: true,
+              url: `http://prometheus.${namespace}.svc:9090`,
+            },
+          ],
+        }),
+        'dashboards.yaml': toYaml({
+          apiVersion: 1,
+          providers: [
+            { name: 'trench', type: 'file', options: { path: '/var/lib/grafana/dashboards' } },
+          ],
+        }),
+      },
+    });
+    new kplus.ConfigMap(this, 'GrafanaDashboards', {
+      metadata: { name: 'grafana-dashboards', labels: labelsOf('grafana') },
+      data: dashboards,
+    });
+    this.workload('grafana', labelsOf('grafana'), selectorOf('grafana'), {
+      image: images.grafana,
+      user: GRAFANA_USER,
+      port: 3000,
+      args: [],
+      health: '/api/health',
+      ready: '/api/health',
+      env: [
+        { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
+        { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+      ],
+      mounts: [
+        {
+          name: 'provisioning',
+          mountPath: '/etc/grafana/provisioning/datasources',
+          configMap: 'grafana-provisioning',
+          items: ['datasources.yaml'],
+        },
+        {
+          name: 'providers',
+          mountPath: '/etc/grafana/provisioning/dashboards',
+          configMap: 'grafana-provisioning',
+          items: ['dashboards.yaml'],
+        },
+        {
+          name: 'dashboards',
+          mountPath: '/var/lib/grafana/dashboards',
+          configMap: 'grafana-dashboards',
+        },
+        { name: 'data', mountPath: '/var/lib/grafana' },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+      resources: {
+        requests: { cpu: '50m', memory: '128Mi' },
+        limits: { cpu: '500m', memory: '512Mi' },
+      },
+    });
+  }
+
+  private serviceAccountWithReadRole(
+    name: string,
+    labels: Record<string, string>,
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[],
+  ): void {
+    const ns = this.namespace!;
+    new ApiObject(this, `${name}-sa`, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, labels },
+    });
+    new ApiObject(this, `${name}-role`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `trench-monitoring-${name}`, labels },
+      rules,
+    });
+    new ApiObject(this, `${name}-binding`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `trench-monitoring-${name}`, labels },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: `trench-monitoring-${name}`,
+      },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+    });
+  }
+
+  private workload(
+    name: string,
+    labels: Record<string, string>,
+    selector: Record<string, string>,
+    o: {
+      image: string;
+      user: number;
+      port: number;
+      args: string[];
+      health: string;
+      ready: string;
+      serviceAccount?: string;
+      env?: { name: string; value: string }[];
+      mounts: { name: string; mountPath: string; configMap?: string; items?: string[] }[];
+      resources: { requests: Record<string, string>; limits: Record<string, string> };
+    },
+  ): void {
+    const d = new kplus.Deployment(this, `${name}-deployment`, {
+      metadata: { name, labels },
+      podMetadata: { labels },
+      select: false,
+      replicas: 1,
+      serviceAccount: o.serviceAccount
+        ? kplus.ServiceAccount.fromServiceAccountName(this, `${name}-sa-ref`, o.serviceAccount)
+        : undefined,
+      automountServiceAccountToken: o.serviceAccount !== undefined,
+      securityContext: restrictedPod(o.user),
+      terminationGracePeriod: Duration.seconds(30),
+      containers: [
+        {
+          name,
+          image: o.image,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          args: o.args.length ? o.args : undefined,
+          ports: [{ name: 'http', number: o.port }],
+          securityContext: restrictedContainer(o.user),
+          readiness: kplus.Probe.fromHttpGet(o.ready, { port: o.port }),
+          liveness: kplus.Probe.fromHttpGet(o.health, { port: o.port, failureThreshold: 6 }),
+          startup: kplus.Probe.fromHttpGet(o.health, { port: o.port, failureThreshold: 60 }),
+        },
+      ],
+    });
+    d.select(kplus.LabelSelector.of({ labels: selector }));
+    finishWorkload(d, {
+      container: {
+        ...(o.env ? { env: o.env } : {}),
+        resources: o.resources,
+        ...(o.mounts.length
+          ? { volumeMounts: o.mounts.map((m) => ({ name: m.name, mountPath: m.mountPath })) }
+          : {}),
+      },
+      pod: o.mounts.length
+        ? {
+            volumes: o.mounts.map((m) =>
+              m.configMap
+                ? {
+                    name: m.name,
+                    configMap: {
+                      name: m.configMap,
+                      ...(m.items ? { items: m.items.map((k) => ({ key: k, path: k })) } : {}),
+                    },
+                  }
+                : { name: m.name, emptyDir: {} },
+            ),
+          }
+        : {},
+    });
+    const svc = new kplus.Service(this, `${name}-service`, {
+      metadata: { name, labels },
+      ports: [{ name: 'http', port: o.port, targetPort: o.port }],
+    });
+    setServiceSelector(svc, selector);
+  }
+}

@@ -1,0 +1,283 @@
+// The operator's install: its namespace, ServiceAccount, least-privilege RBAC (no wildcards),
+// a Deployment with probes and the restricted security context, a metrics Service, and the
+// CRDs it serves.
+import { ApiObject, Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import { trenchCrds } from './api/crds.js';
+import { GROUP } from './api/trench.js';
+import {
+  check,
+  checkImage,
+  checkInt,
+  finishWorkload,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  LABEL_PART_OF,
+  PART_OF,
+  restrictedContainer,
+  restrictedPod,
+  scrapeAnnotations,
+  setServiceSelector,
+} from './constructs/common.js';
+import { operatorRuleGroup } from './lib/alerts.js';
+import { OPERATOR_JOB } from './lib/metrics.js';
+import { toYaml } from './lib/yaml.js';
+
+export const OPERATOR_NAME = 'trench-operator';
+export const OPERATOR_PORT = 8080;
+const OPERATOR_USER = 65532;
+
+export interface OperatorChartProps {
+  /** @default 'trench-system' */
+  readonly namespace?: string;
+  /** Operator image. */
+  readonly image: string;
+  /** Replicas; one leads through a Lease, the others wait. @default 2 */
+  readonly replicas?: number;
+  /** Log level passed as TRENCH_LOG_LEVEL. @default 'info' */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Also manage ServiceMonitor/PodMonitor/PrometheusRule children. @default false */
+  readonly prometheusOperator?: boolean;
+  /** Include the CRDs. @default true */
+  readonly crds?: boolean;
+  /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
+  readonly managedBy?: string;
+}
+
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const READ = ['get', 'list', 'watch'];
+const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/**
+ * Exactly the kinds the operator reads or writes: the three CRDs (and their status), every
+ * kind TrenchChart renders, the Secrets it generates, the Jobs it runs for backups and
+ * migrations, pods it reads for status, and events.
+ */
+export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] {
+  const rules: PolicyRule[] = [
+    {
+      apiGroups: [GROUP],
+      resources: ['trenches', 'trenchbackups', 'trenchrestores'],
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+    },
+    {
+      apiGroups: [GROUP],
+      resources: ['trenches/status', 'trenchbackups/status', 'trenchrestores/status'],
+      verbs: ['get', 'update', 'patch'],
+    },
+    // ownerReferences with blockOwnerDeletion need update on the owner's finalizers.
+    { apiGroups: [GROUP], resources: ['trenches/finalizers'], verbs: ['update'] },
+    {
+      apiGroups: [''],
+      resources: ['services', 'configmaps', 'persistentvolumeclaims', 'secrets'],
+      verbs: OWN,
+    },
+    { apiGroups: [''], resources: ['pods'], verbs: READ },
+    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: OWN },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: OWN },
+    { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWN },
+    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  ];
+  if (prometheusOperator) {
+    rules.push({
+      apiGroups: ['monitoring.coreos.com'],
+      resources: ['servicemonitors', 'podmonitors', 'prometheusrules'],
+      verbs: OWN,
+    });
+  }
+  return rules;
+}
+
+export class OperatorChart extends Chart {
+  public readonly namespaceName: string;
+
+  constructor(scope: Construct, id: string, props: OperatorChartProps) {
+    const namespace = props.namespace ?? 'trench-system';
+    super(scope, id, { namespace });
+    const c = 'OperatorChart';
+    check(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace),
+      c,
+      'namespace',
+      namespace,
+      'must be a namespace name',
+    );
+    checkImage(c, 'image', props.image);
+    const replicas = props.replicas ?? 2;
+    checkInt(c, 'replicas', replicas, 1, 10);
+    const logLevel = props.logLevel ?? 'info';
+    check(
+      ['debug', 'info', 'warn', 'error'].includes(logLevel),
+      c,
+      'logLevel',
+      logLevel,
+      'must be one of debug, info, warn, error',
+    );
+    this.namespaceName = namespace;
+    const selector = { [LABEL_NAME]: OPERATOR_NAME, [LABEL_INSTANCE]: OPERATOR_NAME };
+    const labels = {
+      ...selector,
+      [LABEL_PART_OF]: PART_OF,
+      [LABEL_MANAGED_BY]: props.managedBy ?? 'cdk8s',
+    };
+
+    if (props.crds ?? true) {
+      trenchCrds().forEach((crd, i) => {
+        new ApiObject(this, `Crd${i}`, crd);
+      });
+    }
+
+    new ApiObject(this, 'Namespace', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        namespace: undefined,
+        labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
+      },
+    });
+
+    new ApiObject(this, 'ServiceAccount', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: OPERATOR_NAME, labels },
+    });
+
+    new ApiObject(this, 'ClusterRole', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: OPERATOR_NAME, labels, namespace: undefined },
+      rules: operatorClusterRules(props.prometheusOperator ?? false),
+    });
+    new ApiObject(this, 'ClusterRoleBinding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: OPERATOR_NAME, labels, namespace: undefined },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+
+    // Leader election happens in the operator's own namespace only.
+    new ApiObject(this, 'LeaderRole', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, labels },
+      rules: [
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+        },
+      ],
+    });
+    new ApiObject(this, 'LeaderRoleBinding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, labels },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: `${OPERATOR_NAME}-leader-election`,
+      },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+
+    const serviceAccount = kplus.ServiceAccount.fromServiceAccountName(
+      this,
+      'ServiceAccountRef',
+      OPERATOR_NAME,
+    );
+    const deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name: OPERATOR_NAME, labels },
+      podMetadata: { labels, annotations: scrapeAnnotations(OPERATOR_PORT) },
+      select: false,
+      replicas,
+      serviceAccount,
+      automountServiceAccountToken: true,
+      securityContext: restrictedPod(OPERATOR_USER),
+      terminationGracePeriod: Duration.seconds(30),
+      containers: [
+        {
+          name: 'operator',
+          image: props.image,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          ports: [{ name: 'http', number: OPERATOR_PORT }],
+          securityContext: restrictedContainer(OPERATOR_USER),
+          readiness: kplus.Probe.fromHttpGet('/readyz', {
+            port: OPERATOR_PORT,
+            periodSeconds: Duration.seconds(5),
+          }),
+          liveness: kplus.Probe.fromHttpGet('/healthz', {
+            port: OPERATOR_PORT,
+            periodSeconds: Duration.seconds(10),
+            failureThreshold: 6,
+          }),
+          startup: kplus.Probe.fromHttpGet('/healthz', {
+            port: OPERATOR_PORT,
+            failureThreshold: 30,
+          }),
+        },
+      ],
+    });
+    deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    finishWorkload(deployment, {
+      container: {
+        env: [
+          {
+            name: 'POD_NAMESPACE',
+            valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+          },
+          {
+            name: 'POD_NAME',
+            valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+          },
+          { name: 'TRENCH_LOG_LEVEL', value: logLevel },
+          { name: 'TRENCH_METRICS_PORT', value: String(OPERATOR_PORT) },
+          { name: 'TRENCH_PROMETHEUS_OPERATOR', value: String(props.prometheusOperator ?? false) },
+        ],
+        resources: {
+          limits: { cpu: '1', memory: '512Mi' },
+          requests: { cpu: '100m', memory: '128Mi' },
+        },
+      },
+    });
+
+    const service = new kplus.Service(this, 'Service', {
+      metadata: { name: OPERATOR_JOB, labels },
+      ports: [{ name: 'metrics', port: OPERATOR_PORT, targetPort: OPERATOR_PORT }],
+    });
+    setServiceSelector(service, selector);
+
+    if (props.prometheusOperator) {
+      new ApiObject(this, 'ServiceMonitor', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { name: OPERATOR_NAME, labels },
+        spec: {
+          selector: { matchLabels: selector },
+          // The operator's series carry the Trench's namespace and name as labels.
+          endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', honorLabels: true }],
+        },
+      });
+      new ApiObject(this, 'PrometheusRule', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        metadata: { name: OPERATOR_NAME, labels },
+        spec: { groups: [operatorRuleGroup()] },
+      });
+    }
+  }
+}
+
+/** The operator's rule file for a Prometheus configured by hand. */
+export function operatorRulesYaml(): string {
+  return toYaml({ groups: [operatorRuleGroup()] });
+}
