@@ -7,13 +7,18 @@ TSX := node --import tsx
 CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
-        lint format typecheck test test-unit test-integration bench-cluster
+        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 deps: ## Install Debian packages and npm dependencies a fresh machine lacks
 	@bash hack/install-deps.sh
+
+up: cluster-up ## The main job: the local cluster with the Trench stack
+	@echo "KUBECONFIG=$$($(CLUSTER) kubeconfig)"
+
+down: cluster-down ## Stop everything `make up` started
 
 cluster-build: deps ## Build (or find in the cache) the control-plane binaries
 	@$(CLUSTER) build
@@ -52,3 +57,9 @@ test: deps ## Everything CI checks: lint, types, unit and integration tests
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts
+
+kind-up: deps ## With Docker: create a kind cluster from manifests/kind/cluster.yaml
+	@$(TSX) hack/kind.ts create
+
+kind-down: ## With Docker: delete the kind cluster
+	@$(TSX) hack/kind.ts delete
