@@ -119,6 +119,9 @@ export class KubeClient {
     if (options.body !== undefined) {
       payload = JSON.stringify(options.body);
       headers['Content-Type'] = options.contentType ?? 'application/json';
+      // Explicit length, not chunked: the API server answered a request that followed a
+      // chunked DELETE on the same keep-alive connection with a bare 400.
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
