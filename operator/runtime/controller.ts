@@ -40,6 +40,11 @@ export interface ControllerOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly metrics?: ControllerMetricsHooks;
+  /**
+   * Stops the controller when aborted, synchronously: the leadership term's signal, so that
+   * losing the Lease aborts in-flight writes without waiting for anything.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export class Controller {
@@ -59,6 +64,15 @@ export class Controller {
     this.queue = options.queue;
     this.clock = options.clock ?? realClock;
     this.log = options.log ?? nullLogger;
+    const external = options.signal;
+    if (external) {
+      const onAbort = () => {
+        this.queue.shutdown();
+        this.abort.abort(external.reason);
+      };
+      if (external.aborted) onAbort();
+      else external.addEventListener('abort', onAbort, { once: true });
+    }
   }
 
   get signal(): AbortSignal {

@@ -7,6 +7,7 @@ export * from './events.js';
 export * from './informer.js';
 export * from './leader.js';
 export * from './log.js';
+export * from './manager.js';
 export * from './metrics.js';
 export * from './quantity.js';
 export * from './server.js';

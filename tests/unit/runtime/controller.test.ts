@@ -126,3 +126,35 @@ describe('Controller', () => {
     ).toThrow(/workers >= 1, got 0/);
   });
 });
+
+describe('Controller with an external signal', () => {
+  it('stops taking keys and aborts in-flight reconciles the moment the signal aborts', async () => {
+    const term = new AbortController();
+    const clock = new FakeClock();
+    const queue = new WorkQueue({ clock });
+    let seen: AbortSignal | undefined;
+    const started: string[] = [];
+    const controller = new Controller({
+      name: 't',
+      queue,
+      clock,
+      workers: 1,
+      signal: term.signal,
+      reconcile: async (key, ctx) => {
+        started.push(key);
+        seen = ctx.signal;
+        await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+        return undefined;
+      },
+    });
+    controller.start();
+    queue.add('a');
+    queue.add('b');
+    await flush();
+    term.abort();
+    expect(seen?.aborted).toBe(true);
+    expect(queue.isShuttingDown).toBe(true);
+    expect(await controller.stop(1000)).toBe(true);
+    expect(started).toEqual(['a']);
+  });
+});
