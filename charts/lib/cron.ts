@@ -77,10 +77,10 @@ function dayMatches(cron: Cron, date: Date): boolean {
 }
 
 const DAY_MS = 86_400_000;
-// Four years from a fixed leap-year start cover every month length and weekday combination;
-// the gap from the last run in the window to the first one wraps around (a leap day recurs).
+// Eight years from a fixed leap-year start hold every month length and weekday combination
+// and two leap days, so every gap between consecutive runs of a numeric schedule shows up.
 const SCAN_START = Date.UTC(2024, 0, 1);
-const SCAN_DAYS = 1461;
+const SCAN_DAYS = 2922;
 const gapCache = new Map<string, number>();
 
 /**
@@ -98,7 +98,6 @@ export function maxIntervalSeconds(expr: string): number {
   const last = times[times.length - 1]!;
   let withinDay = 0;
   for (let i = 1; i < times.length; i++) withinDay = Math.max(withinDay, times[i]! - times[i - 1]!);
-  let firstDay: number | undefined;
   let prevDay: number | undefined;
   let acrossDays = 0;
   for (let d = 0; d < SCAN_DAYS; d++) {
@@ -106,13 +105,9 @@ export function maxIntervalSeconds(expr: string): number {
     if (prevDay !== undefined) {
       acrossDays = Math.max(acrossDays, (d - prevDay) * 1440 - last + first);
     }
-    firstDay ??= d;
     prevDay = d;
   }
-  if (prevDay === undefined || firstDay === undefined) {
-    throw new Error(`cron ${JSON.stringify(expr)} never runs`);
-  }
-  acrossDays = Math.max(acrossDays, (firstDay + SCAN_DAYS - prevDay) * 1440 - last + first);
+  if (prevDay === undefined) throw new Error(`cron ${JSON.stringify(expr)} never runs`);
   const seconds = Math.max(withinDay, acrossDays) * 60;
   gapCache.set(expr, seconds);
   return seconds;

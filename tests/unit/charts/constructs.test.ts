@@ -1,0 +1,255 @@
+// One snapshot per construct, plus its validation: a bad prop throws an error naming the
+// construct, the prop and the value.
+import { App, Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { Api } from '../../../charts/constructs/api.js';
+import { BackupStorage } from '../../../charts/constructs/backup.js';
+import { manifestsOf } from '../../../charts/constructs/common.js';
+import { Monitoring } from '../../../charts/constructs/monitoring.js';
+import { Network } from '../../../charts/constructs/network.js';
+import { Postgres } from '../../../charts/constructs/postgres.js';
+import { Redis } from '../../../charts/constructs/redis.js';
+import { Worker } from '../../../charts/constructs/worker.js';
+
+function synth(build: (scope: Construct) => void) {
+  const chart = new Chart(new App(), 'test', { namespace: 'ns' });
+  build(chart);
+  return manifestsOf(chart);
+}
+
+const alerts = { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 };
+
+describe('constructs', () => {
+  it('Api', () => {
+    expect(
+      synth((s) => new Api(s, 'api', { trench: 'web', image: 'api:1', metricsPort: 9464 })),
+    ).toMatchSnapshot();
+  });
+
+  it('Api with a canary', () => {
+    const objects = synth(
+      (s) =>
+        new Api(s, 'api', {
+          trench: 'web',
+          image: 'api:1',
+          canary: { image: 'api:2', replicas: 1 },
+        }),
+    );
+    const canary = objects.find((o) => o.metadata.name === 'web-api-canary');
+    expect(canary?.spec.template.spec.containers[0].image).toBe('api:2');
+    expect(canary?.spec.selector.matchLabels['playtrenches.xyz/track']).toBe('canary');
+    const svc = objects.find((o) => o.kind === 'Service');
+    expect(svc?.spec.selector).not.toHaveProperty('playtrenches.xyz/track');
+  });
+
+  it('Worker', () => {
+    expect(
+      synth(
+        (s) => new Worker(s, 'worker', { trench: 'web', image: 'worker:1', queues: ['a', 'b'] }),
+      ),
+    ).toMatchSnapshot();
+  });
+
+  it('Redis', () => {
+    expect(synth((s) => new Redis(s, 'redis', { trench: 'web' }))).toMatchSnapshot();
+  });
+
+  it('Postgres', () => {
+    expect(
+      synth(
+        (s) => new Postgres(s, 'pg', { trench: 'web', storage: '5Gi', storageClassName: 'fast' }),
+      ),
+    ).toMatchSnapshot();
+  });
+
+  it('BackupStorage', () => {
+    expect(synth((s) => new BackupStorage(s, 'b', { trench: 'web' }))).toMatchSnapshot();
+  });
+
+  it('Monitoring (plain Prometheus)', () => {
+    expect(
+      synth(
+        (s) =>
+          new Monitoring(s, 'm', {
+            trench: 'web',
+            namespace: 'ns',
+            alerts,
+            backupSchedule: '0 3 * * *',
+            apiMetricsPort: 3000,
+          }),
+      ),
+    ).toMatchSnapshot();
+  });
+
+  it('Monitoring (Prometheus Operator)', () => {
+    const kinds = synth(
+      (s) =>
+        new Monitoring(s, 'm', {
+          trench: 'web',
+          namespace: 'ns',
+          alerts,
+          apiMetricsPort: 3000,
+          workerMetricsPort: 9100,
+          prometheusOperator: true,
+        }),
+    ).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds).toEqual([
+      'ServiceMonitor/web-api',
+      'PodMonitor/web-worker',
+      'PrometheusRule/web',
+      'ConfigMap/web-dashboard',
+    ]);
+  });
+
+  it('Network', () => {
+    expect(
+      synth(
+        (s) =>
+          new Network(s, 'n', {
+            trench: 'web',
+            apiPort: 3000,
+            apiMetricsPort: 9464,
+            workerMetricsPort: 9100,
+            redis: 'managed',
+            postgres: 'external',
+          }),
+      ),
+    ).toMatchSnapshot();
+  });
+
+  it('Network: default deny covers every pod of the Trench, and only those', () => {
+    const objects = synth(
+      (s) =>
+        new Network(s, 'n', {
+          trench: 'web',
+          apiPort: 3000,
+          apiMetricsPort: 3000,
+          redis: 'managed',
+          postgres: 'managed',
+        }),
+    );
+    const deny = objects.find((o) => o.metadata.name === 'web-default-deny')!;
+    expect(deny.spec).toEqual({
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/part-of': 'trench' },
+      },
+      policyTypes: ['Ingress', 'Egress'],
+    });
+    const redis = objects.find((o) => o.metadata.name === 'web-redis')!;
+    expect(redis.spec.ingress[0].ports).toEqual([{ port: 6379, protocol: 'TCP' }]);
+    const api = objects.find((o) => o.metadata.name === 'web-api')!;
+    expect(api.spec.egress).toContainEqual({
+      ports: [
+        { port: 53, protocol: 'UDP' },
+        { port: 53, protocol: 'TCP' },
+      ],
+    });
+  });
+});
+
+describe('construct validation', () => {
+  const cases: [string, (s: Construct) => void, string][] = [
+    ['Api image', (s) => new Api(s, 'a', { trench: 'web', image: '' }), 'Api: prop image'],
+    [
+      'Api replicas',
+      (s) => new Api(s, 'a', { trench: 'web', image: 'i', replicas: -1 }),
+      'Api: prop replicas must be an integer from 0 to 1000 (got -1)',
+    ],
+    [
+      'Api port',
+      (s) => new Api(s, 'a', { trench: 'web', image: 'i', port: 70000 }),
+      'Api: prop port must be an integer from 1 to 65535 (got 70000)',
+    ],
+    [
+      'Api healthPath',
+      (s) => new Api(s, 'a', { trench: 'web', image: 'i', healthPath: 'health' }),
+      `Api: prop healthPath must start with '/' (got "health")`,
+    ],
+    [
+      'Api resources',
+      (s) => new Api(s, 'a', { trench: 'web', image: 'i', resources: { requests: { cpu: '2' } } }),
+      'Api: prop resources.requests.cpu must not exceed limits.cpu "1" (got "2")',
+    ],
+    [
+      'Api trench name',
+      (s) => new Api(s, 'a', { trench: 'Web', image: 'i' }),
+      'Api: prop trench must be a DNS label',
+    ],
+    [
+      'Worker queues',
+      (s) => new Worker(s, 'w', { trench: 'web', image: 'i', queues: [] }),
+      'Worker: prop queues must list at least one queue name',
+    ],
+    [
+      'Worker concurrency',
+      (s) => new Worker(s, 'w', { trench: 'web', image: 'i', queues: ['q'], concurrency: 0 }),
+      'Worker: prop concurrency must be an integer from 1 to 1000 (got 0)',
+    ],
+    [
+      'Worker grace period',
+      (s) =>
+        new Worker(s, 'w', {
+          trench: 'web',
+          image: 'i',
+          queues: ['q'],
+          terminationGracePeriodSeconds: 5,
+        }),
+      'Worker: prop terminationGracePeriodSeconds must be an integer from 30 to 86400 (got 5)',
+    ],
+    [
+      'Redis storage',
+      (s) => new Redis(s, 'r', { trench: 'web', storage: 'lots' }),
+      'Redis: prop storage must be a positive quantity such as 1Gi (got "lots")',
+    ],
+    [
+      'Postgres database',
+      (s) => new Postgres(s, 'p', { trench: 'web', database: 'My-DB' }),
+      'Postgres: prop database must be a lower-case SQL identifier of at most 63 characters (got "My-DB")',
+    ],
+    [
+      'BackupStorage size',
+      (s) => new BackupStorage(s, 'b', { trench: 'web', size: '-1Gi' }),
+      'BackupStorage: prop size must be a positive quantity such as 1Gi (got "-1Gi")',
+    ],
+    [
+      'Monitoring errorRate',
+      (s) =>
+        new Monitoring(s, 'm', {
+          trench: 'web',
+          namespace: 'ns',
+          alerts: { ...alerts, errorRate: 5 },
+          apiMetricsPort: 3000,
+        }),
+      'Monitoring: prop alerts.errorRate must be in (0, 1] (got 5)',
+    ],
+    [
+      'Monitoring backupSchedule',
+      (s) =>
+        new Monitoring(s, 'm', {
+          trench: 'web',
+          namespace: 'ns',
+          alerts,
+          backupSchedule: '0 25 * * *',
+          apiMetricsPort: 3000,
+        }),
+      'Monitoring: prop backupSchedule cron "0 25 * * *": hour "25" is outside 0-23 (got "0 25 * * *")',
+    ],
+    [
+      'Network apiPort',
+      (s) =>
+        new Network(s, 'n', {
+          trench: 'web',
+          apiPort: 0,
+          apiMetricsPort: 1,
+          redis: 'managed',
+          postgres: 'managed',
+        }),
+      'Network: prop apiPort must be an integer from 1 to 65535 (got 0)',
+    ],
+  ];
+
+  it.each(cases)('%s', (_, build, message) => {
+    expect(() => synth(build)).toThrow(message);
+  });
+});

@@ -1,0 +1,250 @@
+// dist/ and crds/ are what a fresh synth of values.yaml gives, byte for byte; values.yaml
+// errors name the file and the field; the operator and monitoring charts hold their shape.
+import { readdirSync, readFileSync } from 'node:fs';
+import { App } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { type Manifest, manifestsOf } from '../../../charts/constructs/common.js';
+import { MonitoringChart } from '../../../charts/monitoring-chart.js';
+import { OperatorChart, operatorClusterRules } from '../../../charts/operator-chart.js';
+import { synthesize } from '../../../charts/synth.js';
+import { parseValues, ValuesError } from '../../../charts/values.js';
+import { podTemplates } from './fixtures.js';
+
+const values = () => parseValues(readFileSync('values.yaml', 'utf8'), 'values.yaml');
+const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Manifest);
+
+describe('synth', () => {
+  it('matches the committed dist/ and crds/ (run make synth and commit)', () => {
+    const out = synthesize(values());
+    expect(readdirSync('dist').sort()).toEqual([...out.dist.keys()].sort());
+    for (const [file, content] of out.dist)
+      expect(readFileSync(`dist/${file}`, 'utf8'), file).toBe(content);
+    expect(readdirSync('crds').sort()).toEqual([...out.crds.keys()].sort());
+    for (const [file, content] of out.crds)
+      expect(readFileSync(`crds/${file}`, 'utf8'), file).toBe(content);
+  });
+
+  it('is byte-identical across runs', () => {
+    const a = synthesize(values());
+    const b = synthesize(values());
+    expect([...a.dist.entries()]).toEqual([...b.dist.entries()]);
+  });
+
+  it('puts the CRDs first, alone, in the earliest sync wave', () => {
+    const out = synthesize(values());
+    const [first, ...rest] = [...out.dist.keys()].sort();
+    const crds = docs(out.dist.get(first!)!);
+    expect(crds.map((d) => d.kind)).toEqual(Array(3).fill('CustomResourceDefinition'));
+    for (const d of crds)
+      expect(d.metadata.annotations?.['argocd.argoproj.io/sync-wave']).toBe('-1');
+    for (const file of rest) {
+      for (const d of docs(out.dist.get(file)!)) {
+        expect(d.kind).not.toBe('CustomResourceDefinition');
+        expect(
+          Number(d.metadata.annotations?.['argocd.argoproj.io/sync-wave']),
+        ).toBeGreaterThanOrEqual(0);
+      }
+    }
+  });
+
+  it('holds no Secret and no secret value', () => {
+    for (const [file, content] of synthesize(values()).dist) {
+      for (const d of docs(content)) expect(d.kind, file).not.toBe('Secret');
+      expect(content, file).not.toMatch(/password:\s*\S/i);
+    }
+  });
+
+  it('writes the environments as Trench objects in restricted namespaces', () => {
+    const out = synthesize(values());
+    const all = [...out.dist.values()].flatMap(docs);
+    const trenches = all.filter((d) => d.kind === 'Trench');
+    expect(trenches.map((t) => `${t.metadata.namespace}/${t.metadata.name}`)).toEqual([
+      'shop-production/production',
+      'shop-staging/staging',
+    ]);
+    for (const t of trenches) {
+      const ns = all.find(
+        (d) => d.kind === 'Namespace' && d.metadata.name === t.metadata.namespace,
+      );
+      expect(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    }
+  });
+});
+
+describe('values.yaml errors name the file and the field', () => {
+  const base = readFileSync('values.yaml', 'utf8');
+  const cases: [string, string, string][] = [
+    ['not YAML', 'operator: [', 'my-values.yaml'],
+    [
+      'a missing operator image',
+      base.replace(/^ {2}image: ghcr.io\/playtrenches\/trench-operator.*$/m, ''),
+      'operator.image',
+    ],
+    ['a bad log level', base.replace('logLevel: info', 'logLevel: loud'), 'operator.logLevel'],
+    [
+      'a bad Trench spec',
+      base.replace('maxReplicas: 20', 'maxReplicas: 1'),
+      'environments[0].spec.worker.scaling.minReplicas',
+    ],
+    [
+      'a bad Trench name',
+      base.replace('- name: staging', '- name: Staging'),
+      'environments[1].name',
+    ],
+    [
+      'an unknown spec field',
+      base.replace('replicas: 3', 'replicas: 3\n        replica: 3'),
+      'environments[0].spec.api.replica',
+    ],
+  ];
+  it.each(cases)('%s', (_, text, field) => {
+    expect(() => parseValues(text, 'my-values.yaml')).toThrow(ValuesError);
+    try {
+      parseValues(text, 'my-values.yaml');
+    } catch (error) {
+      expect((error as Error).message).toContain('my-values.yaml');
+      expect((error as Error).message).toContain(field);
+    }
+  });
+
+  it('documents every key with ## @param', () => {
+    const params = [...base.matchAll(/^## @param (\S+)/gm)].map((m) => m[1]);
+    for (const key of [
+      'operator.namespace',
+      'operator.image',
+      'operator.replicas',
+      'operator.logLevel',
+      'prometheusOperator',
+      'networkPolicies',
+      'monitoring.enabled',
+      'monitoring.namespace',
+      'monitoring.images.prometheus',
+      'monitoring.images.grafana',
+      'monitoring.images.kubeStateMetrics',
+      'environments',
+    ]) {
+      expect(params).toContain(key);
+    }
+  });
+});
+
+describe('OperatorChart', () => {
+  const objects = () => manifestsOf(new OperatorChart(new App(), 'op', { image: 'op:1' }));
+
+  it('matches its snapshot', () => {
+    expect(objects()).toMatchSnapshot();
+  });
+
+  it('grants no wildcard and nothing beyond what the operator touches', () => {
+    for (const prometheusOperator of [false, true]) {
+      for (const rule of operatorClusterRules(prometheusOperator)) {
+        for (const list of [rule.apiGroups, rule.resources, rule.verbs])
+          expect(list).not.toContain('*');
+        expect(rule.verbs).not.toContain('escalate');
+        expect(rule.verbs).not.toContain('bind');
+        expect(rule.verbs).not.toContain('impersonate');
+      }
+    }
+    const role = objects().find((o) => o.kind === 'Role')!;
+    expect(role.metadata.namespace).toBe('trench-system');
+    expect(role.rules).toEqual([
+      expect.objectContaining({ apiGroups: ['coordination.k8s.io'], resources: ['leases'] }),
+    ]);
+    const resources = operatorClusterRules(false).flatMap((r) => r.resources);
+    for (const kind of [
+      'trenches/status',
+      'trenchbackups',
+      'trenchrestores',
+      'deployments',
+      'statefulsets',
+      'networkpolicies',
+      'poddisruptionbudgets',
+      'jobs',
+      'secrets',
+      'events',
+    ]) {
+      expect(resources).toContain(kind);
+    }
+    expect(resources).not.toContain('servicemonitors');
+    expect(operatorClusterRules(true).flatMap((r) => r.resources)).toContain('servicemonitors');
+  });
+
+  it('runs the operator restricted, with probes on 8080', () => {
+    const [pod] = podTemplates(objects());
+    const c = pod!.spec.containers[0];
+    expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 8080 });
+    expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod!.spec.serviceAccountName).toBe('trench-operator');
+  });
+
+  it('includes the CRDs without a namespace', () => {
+    const crds = objects().filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name)).toEqual([
+      'trenches.playtrenches.xyz',
+      'trenchbackups.playtrenches.xyz',
+      'trenchrestores.playtrenches.xyz',
+    ]);
+    for (const o of objects()) {
+      if (
+        ['CustomResourceDefinition', 'Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(
+          o.kind,
+        )
+      ) {
+        expect(o.metadata.namespace, o.kind).toBeUndefined();
+      }
+    }
+  });
+
+  it('refuses bad props naming them', () => {
+    expect(() => new OperatorChart(new App(), 'op', { image: 'op:1', replicas: 0 })).toThrow(
+      'OperatorChart: prop replicas must be an integer from 1 to 10 (got 0)',
+    );
+    expect(() => new OperatorChart(new App(), 'op', { image: 'op 1' })).toThrow(
+      'OperatorChart: prop image',
+    );
+  });
+});
+
+describe('MonitoringChart', () => {
+  const objects = () =>
+    manifestsOf(
+      new MonitoringChart(new App(), 'mon', {
+        trenches: [
+          {
+            namespace: 'shop',
+            name: 'web',
+            alerts: { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 },
+            backupSchedule: '0 3 * * *',
+          },
+        ],
+      }),
+    );
+
+  it('matches its snapshot', () => {
+    expect(objects()).toMatchSnapshot();
+  });
+
+  it('runs every pod restricted with requests and limits', () => {
+    for (const { where, spec } of podTemplates(objects())) {
+      expect(spec.securityContext.seccompProfile, where).toEqual({ type: 'RuntimeDefault' });
+      for (const c of spec.containers) {
+        expect(c.securityContext.allowPrivilegeEscalation, where).toBe(false);
+        expect(c.securityContext.capabilities, where).toEqual({ drop: ['ALL'] });
+        expect(c.resources.requests.cpu && c.resources.limits.memory, where).toBeTruthy();
+      }
+    }
+  });
+
+  it('loads the operator rules and the rules of the listed Trenches', () => {
+    const rules = objects().find((o) => o.metadata.name === 'prometheus-rules')!;
+    expect(rules.data['trench.yaml']).toContain('TrenchOperatorDown');
+    expect(rules.data['trench.yaml']).toContain('name: trench.shop.web');
+  });
+});

@@ -1,0 +1,265 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Manifest } from '../../../charts/constructs/common.js';
+import { InvalidTrenchError, renderTrench } from '../../../charts/trench-chart.js';
+import { full, labelsMatch, minimal, podTemplates } from './fixtures.js';
+
+const renders = (): [string, Manifest[]][] => [
+  ['minimal', renderTrench(minimal())],
+  ['full', renderTrench(full())],
+  ['full with the Prometheus Operator', renderTrench(full(), { prometheusOperator: true })],
+  [
+    'minimal during a canary',
+    renderTrench(minimal(), {
+      rollout: {
+        stableImage: 'ghcr.io/playtrenches/demo-api:1.4.1',
+        stableReplicas: 1,
+        canary: { image: 'ghcr.io/playtrenches/demo-api:1.4.2', replicas: 1 },
+      },
+    }),
+  ],
+];
+
+describe('renderTrench', () => {
+  it('renders the minimal sample', () => {
+    expect(renderTrench(minimal())).toMatchSnapshot();
+  });
+
+  it('renders the full sample', () => {
+    expect(renderTrench(full())).toMatchSnapshot();
+  });
+
+  it('renders ServiceMonitor, PodMonitor and PrometheusRule with the Prometheus Operator', () => {
+    const kinds = renderTrench(full(), { prometheusOperator: true }).map((o) => o.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining(['ServiceMonitor', 'PodMonitor', 'PrometheusRule']),
+    );
+    expect(renderTrench(full()).map((o) => o.kind)).not.toContain('PrometheusRule');
+  });
+
+  it('lists the objects of one default Trench', () => {
+    expect(renderTrench(minimal()).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Service/demo-redis',
+      'StatefulSet/demo-redis',
+      'Service/demo-postgres',
+      'StatefulSet/demo-postgres',
+      'Deployment/demo-api',
+      'Service/demo-api',
+      'PodDisruptionBudget/demo-api',
+      'Deployment/demo-worker',
+      'PodDisruptionBudget/demo-worker',
+      'PersistentVolumeClaim/demo-backups',
+      'ConfigMap/demo-monitoring',
+      'ConfigMap/demo-dashboard',
+      'NetworkPolicy/demo-default-deny',
+      'NetworkPolicy/demo-api',
+      'NetworkPolicy/demo-worker',
+      'NetworkPolicy/demo-jobs',
+      'NetworkPolicy/demo-redis',
+      'NetworkPolicy/demo-postgres',
+    ]);
+  });
+
+  it.each(renders())('%s: every pod passes the restricted Pod Security Standard', (_, objects) => {
+    for (const { where, spec } of podTemplates(objects)) {
+      expect(spec.securityContext.runAsNonRoot, where).toBe(true);
+      expect(spec.securityContext.seccompProfile, where).toEqual({ type: 'RuntimeDefault' });
+      expect(spec.hostNetwork ?? false, where).toBe(false);
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        const sc = c.securityContext;
+        expect(sc.allowPrivilegeEscalation, `${where} ${c.name}`).toBe(false);
+        expect(sc.capabilities, `${where} ${c.name}`).toEqual({ drop: ['ALL'] });
+        expect(sc.runAsNonRoot, `${where} ${c.name}`).toBe(true);
+        expect(sc.privileged, `${where} ${c.name}`).toBe(false);
+        expect(sc.seccompProfile, `${where} ${c.name}`).toEqual({ type: 'RuntimeDefault' });
+        expect(sc.runAsUser, `${where} ${c.name}`).toBeGreaterThan(0);
+      }
+      for (const v of spec.volumes ?? []) {
+        expect(v.hostPath, `${where} volume ${v.name}`).toBeUndefined();
+      }
+    }
+  });
+
+  it.each(renders())('%s: every container has cpu and memory requests and limits', (_, objects) => {
+    for (const { where, spec } of podTemplates(objects)) {
+      for (const c of spec.containers) {
+        expect(Object.keys(c.resources.requests).sort(), `${where} ${c.name}`).toEqual([
+          'cpu',
+          'memory',
+        ]);
+        expect(Object.keys(c.resources.limits).sort(), `${where} ${c.name}`).toEqual([
+          'cpu',
+          'memory',
+        ]);
+      }
+    }
+  });
+
+  it.each(renders())('%s: selectors use name and instance and never overlap', (_, objects) => {
+    const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+    for (const w of workloads) {
+      const sel = w.spec.selector.matchLabels as Record<string, string>;
+      expect(Object.keys(sel).sort()).toEqual(
+        expect.arrayContaining(['app.kubernetes.io/instance', 'app.kubernetes.io/name']),
+      );
+      expect(labelsMatch(sel, w.spec.template.metadata.labels), w.metadata.name).toBe(true);
+      for (const other of workloads) {
+        if (other === w) continue;
+        expect(
+          labelsMatch(sel, other.spec.template.metadata.labels),
+          `${w.metadata.name} selects pods of ${other.metadata.name}`,
+        ).toBe(false);
+      }
+    }
+    for (const svc of objects.filter((o) => o.kind === 'Service')) {
+      const sel = svc.spec.selector as Record<string, string>;
+      expect(Object.keys(sel).sort()).toEqual([
+        'app.kubernetes.io/instance',
+        'app.kubernetes.io/name',
+      ]);
+      const selected = workloads.filter((w) => labelsMatch(sel, w.spec.template.metadata.labels));
+      expect(selected.length, `Service ${svc.metadata.name}`).toBeGreaterThan(0);
+      const components = new Set(
+        selected.map((w) => w.spec.template.metadata.labels['app.kubernetes.io/component']),
+      );
+      expect(components.size, `Service ${svc.metadata.name} spans components`).toBe(1);
+    }
+  });
+
+  it.each(renders())(
+    '%s: labels, names, owners and no generated or secret content',
+    (_, objects) => {
+      const seen = new Set<string>();
+      for (const o of objects) {
+        const key = `${o.kind}/${o.metadata.name}`;
+        expect(seen.has(key), `duplicate ${key}`).toBe(false);
+        seen.add(key);
+        const trench = o.metadata.labels?.['app.kubernetes.io/instance'];
+        expect(o.metadata.name.startsWith(`${trench}-`) || o.metadata.name === trench, key).toBe(
+          true,
+        );
+        expect(o.metadata.labels?.['app.kubernetes.io/part-of'], key).toBe('trench');
+        expect(o.metadata.labels?.['app.kubernetes.io/managed-by'], key).toBe('trench-operator');
+        expect(o.metadata.labels?.['app.kubernetes.io/component'], key).toBeTruthy();
+        expect(o.metadata.ownerReferences, key).toEqual([
+          expect.objectContaining({ kind: 'Trench', controller: true, name: trench }),
+        ]);
+        expect(o.kind, key).not.toBe('Secret');
+        const text = JSON.stringify(o);
+        expect(text, key).not.toContain('cdk8s.io');
+        expect(text, key).not.toMatch(/-c8[0-9a-f]{6}\b/);
+        expect(text, key).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+      }
+    },
+  );
+
+  it('leaves the worker replica count to the operator', () => {
+    for (const [, objects] of renders()) {
+      const worker = objects.find(
+        (o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-worker'),
+      );
+      expect(worker?.spec).not.toHaveProperty('replicas');
+      expect(worker?.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(600);
+      expect(worker?.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds).toBe(5);
+    }
+  });
+
+  it('references the Postgres password Secret without containing it', () => {
+    const objects = renderTrench(minimal());
+    const api = objects.find((o) => o.metadata.name === 'demo-api' && o.kind === 'Deployment')!;
+    const env = api.spec.template.spec.containers[0].env as { name: string; valueFrom?: unknown }[];
+    expect(env.find((e) => e.name === 'PGPASSWORD')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'demo-postgres', key: 'password' },
+    });
+    const names = env.map((e) => e.name);
+    expect(names.indexOf('PGPASSWORD')).toBeLessThan(names.indexOf('DATABASE_URL'));
+  });
+
+  it('renders nothing for external Redis and wires its Secret', () => {
+    const objects = renderTrench(full());
+    expect(objects.find((o) => o.metadata.name === 'shop-redis')).toBeUndefined();
+    const worker = objects.find(
+      (o) => o.metadata.name === 'shop-worker' && o.kind === 'Deployment',
+    )!;
+    const env = worker.spec.template.spec.containers[0].env as {
+      name: string;
+      valueFrom?: unknown;
+    }[];
+    expect(env.find((e) => e.name === 'REDIS_URL')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'shop-redis-url', key: 'url' },
+    });
+  });
+
+  it('is deterministic', () => {
+    expect(JSON.stringify(renderTrench(full()))).toBe(JSON.stringify(renderTrench(full())));
+  });
+
+  it('refuses a bad spec naming every bad field', () => {
+    const bad = minimal();
+    const spec = structuredClone(bad.spec) as Record<string, Record<string, unknown>>;
+    spec.api!.replicas = -1;
+    spec.worker!.scaling = { minReplicas: 9, maxReplicas: 3 };
+    spec.backup = { schedule: 'every day' };
+    expect(() => renderTrench({ ...bad, spec })).toThrow(InvalidTrenchError);
+    try {
+      renderTrench({ ...bad, spec });
+    } catch (error) {
+      const paths = (error as InvalidTrenchError).problems.map((p) => p.path);
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          'spec.api.replicas',
+          'spec.worker.scaling.minReplicas',
+          'spec.backup.schedule',
+        ]),
+      );
+      expect((error as Error).message).toContain('(got -1)');
+    }
+  });
+
+  it('refuses a Trench name that children cannot carry', () => {
+    const t = minimal();
+    expect(() => renderTrench({ ...t, metadata: { ...t.metadata, name: '9lives' } })).toThrow(
+      'metadata.name',
+    );
+    expect(() => renderTrench({ ...t, metadata: { ...t.metadata, name: 'a'.repeat(41) } })).toThrow(
+      'metadata.name',
+    );
+  });
+
+  it('keeps its invariants for any valid name, replica count and queue list', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/),
+        fc.integer({ min: 0, max: 50 }),
+        fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/), { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        (name, replicas, queues, external) => {
+          const spec = {
+            api: { image: 'api:1', replicas },
+            worker: { image: 'worker:1', queues },
+            ...(external
+              ? { postgres: { external: { urlSecretRef: { name: 'db', key: 'url' } } } }
+              : {}),
+          };
+          const objects = renderTrench({ metadata: { name, namespace: 'ns' }, spec });
+          for (const o of objects) {
+            expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+            expect(o.metadata.namespace).toBe('ns');
+          }
+          const api = objects.find(
+            (o) => o.kind === 'Deployment' && o.metadata.name === `${name}-api`,
+          );
+          expect(api?.spec.replicas).toBe(replicas);
+          expect(objects.some((o) => o.metadata.name === `${name}-postgres`)).toBe(!external);
+          const worker = objects.find((o) => o.metadata.name === `${name}-worker`);
+          const env = worker?.spec.template.spec.containers[0].env as {
+            name: string;
+            value?: string;
+          }[];
+          expect(env.find((e) => e.name === 'TRENCH_WORKER_QUEUES')?.value).toBe(queues.join(','));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
