@@ -1,0 +1,103 @@
+// The Trench operator process. Configuration comes from the environment:
+//   KUBECONFIG                 kubeconfig to use; in a pod, the service account
+//   TRENCH_WATCH_NAMESPACE     watch one namespace only (default: all)
+//   TRENCH_LEADER_ELECTION     "false" to lead at once (one local process); default true
+//   TRENCH_LEASE_NAMESPACE     namespace of the Lease (default $POD_NAMESPACE, else trench-system)
+//   TRENCH_WORKERS             concurrent reconciles (default 8)
+//   TRENCH_PORT                /metrics, /healthz, /readyz port (default 8080; 0 = any free port)
+//   TRENCH_PROMETHEUS_OPERATOR "true" to render ServiceMonitor/PrometheusRule objects
+//   TRENCH_NETWORK_POLICIES    "false" to render no NetworkPolicies
+//   LOG_LEVEL                  debug, info (default), warn, error
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from './runtime/client.js';
+import { createLogger } from './runtime/log.js';
+import { Manager } from './runtime/manager.js';
+import { trenchController } from './trench/setup.js';
+
+export interface OperatorConfig {
+  readonly namespace?: string;
+  readonly leaderElection: boolean;
+  readonly leaseNamespace: string;
+  readonly workers: number;
+  readonly port: number;
+  readonly prometheusOperator: boolean;
+  readonly networkPolicies: boolean;
+}
+
+/** Reads the configuration, naming the variable and value that are wrong. Pure. */
+export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
+  const bool = (name: string, fallback: boolean) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    if (v === 'true' || v === 'false') return v === 'true';
+    throw new Error(`${name} must be "true" or "false", got ${JSON.stringify(v)}`);
+  };
+  const int = (name: string, fallback: number, min: number) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  return {
+    ...(env.TRENCH_WATCH_NAMESPACE ? { namespace: env.TRENCH_WATCH_NAMESPACE } : {}),
+    leaderElection: bool('TRENCH_LEADER_ELECTION', true),
+    leaseNamespace: env.TRENCH_LEASE_NAMESPACE || env.POD_NAMESPACE || 'trench-system',
+    workers: int('TRENCH_WORKERS', 8, 1),
+    port: int('TRENCH_PORT', 8080, 0),
+    prometheusOperator: bool('TRENCH_PROMETHEUS_OPERATOR', false),
+    networkPolicies: bool('TRENCH_NETWORK_POLICIES', true),
+  };
+}
+
+export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
+  const log = createLogger();
+  const client = new KubeClient(kc);
+  const trench = trenchController({
+    client,
+    log,
+    workers: config.workers,
+    render: {
+      prometheusOperator: config.prometheusOperator,
+      networkPolicies: config.networkPolicies,
+    },
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+  });
+  const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
+  const manager = new Manager({
+    client,
+    informers: trench.informers,
+    controllers: [trench.spec],
+    leaderElection: config.leaderElection
+      ? { namespace: config.leaseNamespace, name: 'trench-operator', identity }
+      : false,
+    port: config.port,
+    log,
+  });
+  await manager.start();
+  log.info('Started operator', { identity, ...config });
+  return manager;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    const config = readConfig(process.env);
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    const manager = await runOperator(config, kc);
+    manager.installSignalHandlers();
+  } catch (error) {
+    console.error(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: 'error',
+        msg: 'Failed to start operator',
+        error: String(error),
+      }),
+    );
+    process.exit(1);
+  }
+}
