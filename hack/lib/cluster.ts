@@ -42,6 +42,8 @@ export interface ClusterState {
   readonly server: string;
   readonly binDir: string;
   readonly kubectl: string;
+  /** One JSON line per write request (audit.k8s.io/v1 Event, Metadata level). */
+  readonly auditLog: string;
   readonly ports: Readonly<Record<string, number>>;
   readonly processes: readonly ProcessRecord[];
   readonly nodes: number;
@@ -163,6 +165,11 @@ export function componentArgs(
       '--enable-admission-plugins=NodeRestriction',
       '--allow-privileged=true',
       '--profiling=false',
+      // Every write, with who made it: tests count an operator's writes from it.
+      `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${join(dir, 'logs', 'audit.log')}`,
+      '--audit-log-maxsize=1024',
+      '--audit-log-format=json',
       '--v=0',
     ],
     'kube-controller-manager': [
@@ -204,6 +211,17 @@ export function componentArgs(
     ],
   };
 }
+
+/** Audit policy: one Metadata-level line per write, none for reads. */
+export const AUDIT_POLICY = stringify({
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [
+    { level: 'Metadata', verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+    { level: 'None' },
+  ],
+});
 
 /** A fake node kwok keeps Ready. Pure. */
 export function fakeNode(index: number) {
@@ -351,6 +369,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     controllerManager: writeKubeconfig(pki, server, 'controller-manager', join(kcDir, 'kcm')),
     scheduler: writeKubeconfig(pki, server, 'scheduler', join(kcDir, 'scheduler')),
   };
+  writeFileSync(join(stateDir, 'audit-policy.yaml'), AUDIT_POLICY);
   const args = componentArgs(stateDir, ports, kubeconfigs);
   const processes: ProcessRecord[] = [];
   const state: ClusterState = {
@@ -360,6 +379,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     server,
     binDir: bins.dir,
     kubectl: bins.paths.kubectl,
+    auditLog: join(stateDir, 'logs', 'audit.log'),
     ports,
     processes,
     nodes: nodeCount,

@@ -11,6 +11,7 @@ export default async function setup(project: TestProject) {
   if (external) {
     project.provide('kubeconfigPath', external);
     project.provide('kubectlPath', process.env.TRENCH_TEST_KUBECTL ?? 'kubectl');
+    project.provide('auditLogPath', '');
     return;
   }
   const started = Date.now();
@@ -19,6 +20,7 @@ export default async function setup(project: TestProject) {
   log(`Control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   project.provide('kubeconfigPath', state.kubeconfig);
   project.provide('kubectlPath', state.kubectl);
+  project.provide('auditLogPath', state.auditLog);
   return async () => {
     await down(STATE_DIR, log);
   };

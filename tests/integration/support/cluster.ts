@@ -11,6 +11,8 @@ declare module 'vitest' {
     kubeconfigPath: string;
     /** kubectl to use: the one built at the cluster's version, or `kubectl` from PATH. */
     kubectlPath: string;
+    /** The API server's audit log of writes; empty for a cluster the tests did not start. */
+    auditLogPath: string;
   }
 }
 

@@ -1,0 +1,155 @@
+// Runs the real operator as a child process of the test (stopped by its pid), under exactly
+// the RBAC that OperatorChart grants: the kubeconfig impersonates its ServiceAccount.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT } from '../../../hack/lib/cluster.js';
+import { freePorts } from '../../../hack/lib/processes.js';
+import { kubectl, testCluster, waitFor } from './cluster.js';
+
+export const OPERATOR_USER = 'system:serviceaccount:trench-system:trench-operator';
+const RBAC_KINDS = new Set([
+  'Namespace',
+  'ServiceAccount',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+]);
+
+/** Installs the CRDs and the operator's Namespace, ServiceAccount and RBAC from dist/. */
+export async function installCrdsAndRbac(): Promise<void> {
+  const crds = await kubectl([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(REPO_ROOT, 'crds'),
+  ]);
+  if (crds.code !== 0) throw new Error(`Applying crds/ failed: ${crds.stderr}`);
+  const docs = parseAllDocuments(
+    readFileSync(join(REPO_ROOT, 'dist', '0001-operator.k8s.yaml'), 'utf8'),
+  )
+    .map((d) => d.toJS() as { kind?: string })
+    .filter((d) => d?.kind && RBAC_KINDS.has(d.kind));
+  const rbac = await kubectl(
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    docs.map((d) => JSON.stringify(d)).join('\n'),
+  );
+  if (rbac.code !== 0) throw new Error(`Applying the operator RBAC failed: ${rbac.stderr}`);
+  const established = await kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/trenches.playtrenches.xyz',
+  ]);
+  if (established.code !== 0) throw new Error(`CRD not established: ${established.stderr}`);
+}
+
+/** A kubeconfig file for the test cluster that acts as `user`. */
+export function impersonatingKubeconfig(user: string): string {
+  const kc = new KubeConfig();
+  kc.loadFromString(testCluster().kc.exportConfig());
+  const cfg = JSON.parse(kc.exportConfig()) as { users: { user: Record<string, unknown> }[] };
+  for (const u of cfg.users) u.user.as = user;
+  const file = join(mkdtempSync(join(tmpdir(), 'trench-op-')), 'kubeconfig');
+  writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+  return file;
+}
+
+export interface RunningOperator {
+  readonly pid: number;
+  readonly port: number;
+  /** Everything the process printed so far. */
+  logs(): string;
+  metrics(): Promise<string>;
+  /** Sends `signal` and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startOperator(env: Record<string, string> = {}): Promise<RunningOperator> {
+  const [port] = await freePorts(1);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        KUBECONFIG: impersonatingKubeconfig(OPERATOR_USER),
+        TRENCH_PORT: String(port),
+        TRENCH_WORKERS: '4',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const op: RunningOperator = {
+    pid: child.pid!,
+    port: port!,
+    logs: () => out,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`Operator exited early:\n${out}`);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    { what: 'the operator to report /readyz', timeoutMs: 60_000 },
+  ).catch(async (error) => {
+    await op.stop('SIGKILL');
+    throw error;
+  });
+  return op;
+}
+
+/** The value of one unlabelled or labelled sample in Prometheus text format, or 0. */
+export function metricValue(text: string, name: string, labels = ''): number {
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(labels ? `${name}{${labels}` : `${name} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+export interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  impersonatedUser?: { username: string };
+  objectRef?: {
+    resource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+    subresource?: string;
+  };
+  responseStatus?: { code?: number };
+  stageTimestamp: string;
+}
+
+/** Write requests `user` made (directly or by impersonation) since `sinceMs`, from the audit log. */
+export function writesBy(user: string, sinceMs: number): AuditEvent[] {
+  const path = inject('auditLogPath');
+  if (!path) throw new Error('No audit log: the tests did not start this cluster');
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter(
+      (e) =>
+        (e.impersonatedUser?.username ?? e.user.username) === user &&
+        Date.parse(e.stageTimestamp) >= sinceMs,
+    );
+}
