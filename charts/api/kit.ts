@@ -10,6 +10,7 @@ import {
   type TUnion,
   Type,
 } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
 /** One CEL rule, kept next to the TypeScript predicate that mirrors it for offline checks. */
 export interface CelRule {
@@ -107,6 +108,17 @@ function convert(node: unknown): Json {
     const { anyOf: _drop, ...rest } = src;
     return { ...pick(rest), type: 'string', enum: literals };
   }
+  if (src['x-kubernetes-int-or-string'] === true && Array.isArray(src.anyOf)) {
+    // Structural schemas allow exactly anyOf [{type: integer}, {type: string}] here; the
+    // string branch's pattern moves up (it only constrains strings anyway).
+    const { anyOf, ...rest } = src;
+    const pattern = (anyOf as Record<string, unknown>[]).find((b) => b.pattern)?.pattern;
+    return {
+      ...pick(rest),
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      ...(typeof pattern === 'string' ? { pattern } : {}),
+    };
+  }
   if (src.patternProperties && typeof src.patternProperties === 'object') {
     const { patternProperties, ...rest } = src;
     const values = Object.values(patternProperties as Record<string, unknown>);
@@ -121,6 +133,29 @@ function pick(src: Record<string, unknown>): { [key: string]: Json } {
     if (key === '$id') continue;
     // Record keys and object strictness are TypeBox notions with no structural equivalent.
     if (key === 'additionalProperties' && src[key] === false) continue;
+    // JSON Schema draft 7 (TypeBox) has numeric exclusive bounds; OpenAPI 3.0 has booleans.
+    if (
+      (key === 'exclusiveMinimum' || key === 'exclusiveMaximum') &&
+      typeof src[key] === 'number'
+    ) {
+      out[key === 'exclusiveMinimum' ? 'minimum' : 'maximum'] = src[key] as number;
+      out[key] = true;
+      continue;
+    }
+    // The API server checks a default against the schema (required fields, CEL rules) before
+    // any nested default applies, so an object's default is written out in full.
+    if (key === 'default' && src.type === 'object' && typeof src[key] === 'object') {
+      out[key] = convert(Value.Default(src as TSchema, structuredClone(src[key])));
+      continue;
+    }
+    // A field with a default is optional to the user; the API server fills it in. Listing it
+    // as required would also make the parent's `default: {}` invalid.
+    if (key === 'required' && Array.isArray(src[key]) && src.properties) {
+      const props = src.properties as Record<string, Record<string, unknown>>;
+      const required = (src[key] as string[]).filter((k) => props[k]?.default === undefined);
+      if (required.length > 0) out[key] = required;
+      continue;
+    }
     // `Type.Object({})` means "an object"; an empty `properties` would say nothing more.
     if (key === 'properties' && Object.keys(src[key] as object).length === 0) continue;
     out[key] = convert(src[key]);

@@ -38,12 +38,28 @@ describe('CRDs', () => {
       expect(text, path).not.toContain('"$id"');
       expect(text, path).not.toContain('"const"');
       expect(text, path).not.toContain('patternProperties');
+      // What a real API server refused before: these rules come from kube-apiserver 1.34.
       if (s['x-kubernetes-int-or-string'] === true) {
-        expect(s.anyOf, path).toEqual([
-          { type: 'integer' },
-          expect.objectContaining({ type: 'string' }),
-        ]);
+        expect(s.anyOf, path).toEqual([{ type: 'integer' }, { type: 'string' }]);
         return;
+      }
+      for (const bound of ['exclusiveMinimum', 'exclusiveMaximum']) {
+        if (bound in s)
+          expect(typeof s[bound], `${path}.${bound} is a boolean in OpenAPI 3.0`).toBe('boolean');
+      }
+      for (const key of (s.required as string[] | undefined) ?? []) {
+        expect(
+          s.properties?.[key]?.default,
+          `${path}.${key} is required and has a default`,
+        ).toBeUndefined();
+      }
+      if (s.type === 'object' && s.default !== undefined && s.properties) {
+        // A default is checked as written, before nested defaults: it must be complete.
+        for (const [k, v] of Object.entries(s.properties)) {
+          if (v.default !== undefined) {
+            expect((s.default as Record<string, unknown>)[k], `${path}.default.${k}`).toBeDefined();
+          }
+        }
       }
       expect(s.type, `${path} has no type`).toBeTruthy();
       for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
