@@ -40,6 +40,8 @@ export interface OperatorChartProps {
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Also manage ServiceMonitor/PodMonitor/PrometheusRule children. @default false */
   readonly prometheusOperator?: boolean;
+  /** Give every Trench its NetworkPolicies, passed as TRENCH_NETWORK_POLICIES. @default true */
+  readonly networkPolicies?: boolean;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
@@ -242,6 +244,7 @@ export class OperatorChart extends Chart {
           { name: 'TRENCH_LOG_LEVEL', value: logLevel },
           { name: 'TRENCH_METRICS_PORT', value: String(OPERATOR_PORT) },
           { name: 'TRENCH_PROMETHEUS_OPERATOR', value: String(props.prometheusOperator ?? false) },
+          { name: 'TRENCH_NETWORK_POLICIES', value: String(props.networkPolicies ?? true) },
         ],
         resources: {
           limits: { cpu: '1', memory: '512Mi' },

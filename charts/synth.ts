@@ -47,6 +47,7 @@ export function synthesize(values: Values): SynthOutput {
     replicas: values.operator.replicas,
     logLevel: values.operator.logLevel,
     prometheusOperator: values.prometheusOperator,
+    networkPolicies: values.networkPolicies,
     crds: false,
   });
   dist.set(

@@ -108,8 +108,8 @@ describe('values.yaml errors name the file and the field', () => {
     }
   });
 
-  it('documents every key with ## @param', () => {
-    const params = [...base.matchAll(/^## @param (\S+)/gm)].map((m) => m[1]);
+  it('documents every key with ## @param (or @extra for the environments list)', () => {
+    const params = [...base.matchAll(/^## @(?:param|extra) (\S+)/gm)].map((m) => m[1]);
     for (const key of [
       'operator.namespace',
       'operator.image',
@@ -246,5 +246,30 @@ describe('MonitoringChart', () => {
     const rules = objects().find((o) => o.metadata.name === 'prometheus-rules')!;
     expect(rules.data['trench.yaml']).toContain('TrenchOperatorDown');
     expect(rules.data['trench.yaml']).toContain('name: trench.shop.web');
+  });
+});
+
+describe('manifests/argocd', () => {
+  it('syncs dist/ with no ignoreDifferences, within a project that allows every kind of dist/', () => {
+    const app = parseAllDocuments(
+      readFileSync('manifests/argocd/application.yaml', 'utf8'),
+    )[0]!.toJS();
+    expect(app.spec.source.path).toBe('dist');
+    expect(app.spec).not.toHaveProperty('ignoreDifferences');
+    const project = parseAllDocuments(
+      readFileSync('manifests/argocd/appproject.yaml', 'utf8'),
+    )[0]!.toJS();
+    expect(app.spec.project).toBe(project.metadata.name);
+    const allowed = new Set(
+      [...project.spec.clusterResourceWhitelist, ...project.spec.namespaceResourceWhitelist].map(
+        (k: { group: string; kind: string }) => `${k.group}/${k.kind}`,
+      ),
+    );
+    for (const content of synthesize(values()).dist.values()) {
+      for (const d of docs(content)) {
+        const group = d.apiVersion.includes('/') ? d.apiVersion.split('/')[0] : '';
+        expect(allowed.has(`${group}/${d.kind}`), `${d.kind} not in AppProject`).toBe(true);
+      }
+    }
   });
 });
