@@ -26,9 +26,21 @@ async function namespacesGone(): Promise<true | undefined> {
   return r.code === 0 && r.stdout.trim() === '' ? true : undefined;
 }
 
+async function noneTerminating(): Promise<true | undefined> {
+  const r = await kubectl(['get', 'namespace', ...NAMESPACES, '--ignore-not-found', '-o', 'json']);
+  if (r.code !== 0) return undefined;
+  const items = r.stdout.trim() ? JSON.parse(r.stdout).items : [];
+  return items.some((n: { status?: { phase?: string } }) => n.status?.phase === 'Terminating')
+    ? undefined
+    : true;
+}
+
 beforeAll(async () => {
   // An earlier run against the same cluster may still be deleting dist/'s namespaces.
-  await waitFor(namespacesGone, { what: "dist/'s namespaces to be gone", timeoutMs: 180_000 });
+  await waitFor(noneTerminating, {
+    what: "dist/'s namespaces to finish terminating",
+    timeoutMs: 180_000,
+  });
 }, 200_000);
 
 afterAll(async () => {
@@ -49,7 +61,14 @@ describe('dist/', () => {
       '--timeout=60s',
       ...CRDS.map((c) => `crd/${c}`),
     ]);
-    const out = await ok(['apply', '--server-side', '--field-manager=trench-deploy', '-f', DIST]);
+    const out = await ok([
+      'apply',
+      '--server-side',
+      '--field-manager=trench-deploy',
+      '--force-conflicts',
+      '-f',
+      DIST,
+    ]);
     expect(out).toContain('trench.playtrenches.xyz/production serverside-applied');
     expect(out).toContain('deployment.apps/trench-operator serverside-applied');
   });
