@@ -7,7 +7,7 @@ TSX := node --import tsx
 CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
-        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down
+        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check bench-render bench-scale
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -15,10 +15,14 @@ help: ## List the targets
 deps: ## Install Debian packages and npm dependencies a fresh machine lacks
 	@bash hack/install-deps.sh
 
-up: cluster-up ## The main job: the local cluster with the Trench stack
-	@echo "KUBECONFIG=$$($(CLUSTER) kubeconfig)"
+up: deps cluster-build ## The main job: local cluster, CRDs, operator, dist/ applied, Trenches Ready
+	@$(TSX) hack/stack.ts up
 
-down: cluster-down ## Stop everything `make up` started
+down: ## Stop everything `make up` started (operator and cluster, by pid)
+	@$(TSX) hack/stack.ts down
+
+run: deps ## Run the operator in the foreground against the current kubeconfig
+	TRENCH_LEADER_ELECTION=$${TRENCH_LEADER_ELECTION:-false} $(TSX) operator/main.ts
 
 cluster-build: deps ## Build (or find in the cache) the control-plane binaries
 	@$(CLUSTER) build
@@ -50,10 +54,41 @@ test-unit: deps ## Unit tests
 test-integration: deps cluster-build ## Integration tests on a real local control plane
 	npx vitest run --config vitest.integration.config.ts
 
-test: deps ## Everything CI checks: lint, types, unit and integration tests
-	$(MAKE) lint typecheck
+test: deps ## Everything CI checks: lint, types, generated files, unit and integration tests
+	$(MAKE) lint typecheck synth-check readme-check
 	$(MAKE) test-unit
 	$(MAKE) test-integration
+
+KUBECTL ?= kubectl
+README_GEN := npx readme-generator
+CRDS := crd/trenches.playtrenches.xyz crd/trenchbackups.playtrenches.xyz crd/trenchrestores.playtrenches.xyz
+
+synth: deps ## Write dist/ and crds/ from values.yaml and the API schemas
+	$(TSX) charts/main.ts
+
+synth-check: deps ## Fail when dist/ or crds/ differ from a fresh synth
+	$(TSX) charts/main.ts --check
+
+render: deps ## Print what the operator would create: make render FILE=trench.yaml
+	@test -n "$(FILE)" || { echo "usage: make render FILE=trench.yaml" >&2; exit 2; }
+	@$(TSX) charts/render.ts $(FILE)
+
+deploy: ## Apply dist/ to the current cluster: CRDs, wait until Established, then the rest
+	$(KUBECTL) apply --server-side --field-manager=trench-deploy --force-conflicts -f dist/0000-crds.k8s.yaml
+	$(KUBECTL) wait --for=condition=Established --timeout=60s $(CRDS)
+	$(KUBECTL) apply --server-side --field-manager=trench-deploy --force-conflicts -f dist/
+
+readme: deps ## Regenerate the README's Parameters table from values.yaml
+	$(README_GEN) -v values.yaml -r README.md
+
+readme-check: deps ## Fail when the README's Parameters table is stale
+	@tmp=$$(mktemp -d) && cp README.md $$tmp/README.md && $(README_GEN) -v values.yaml -r $$tmp/README.md >/dev/null && diff -u README.md $$tmp/README.md; rc=$$?; rm -rf $$tmp; exit $$rc
+
+bench-render: deps ## Render time per Trench
+	$(TSX) bench/render.ts
+
+bench-scale: deps cluster-build ## Operator convergence, steady-state writes and RSS at 100/500/1000 Trenches
+	$(TSX) bench/scale.ts
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts
