@@ -7,7 +7,7 @@ TSX := node --import tsx
 CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
-        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check bench-render bench-scale
+        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ test-integration: deps cluster-build ## Integration tests on a real local contro
 	npx vitest run --config vitest.integration.config.ts
 
 test: deps ## Everything CI checks: lint, types, generated files, unit and integration tests
-	$(MAKE) lint typecheck synth-check readme-check
+	$(MAKE) lint typecheck synth-check readme-check image-check
 	$(MAKE) test-unit
 	$(MAKE) test-integration
 
@@ -83,6 +83,12 @@ readme: deps ## Regenerate the README's Parameters table from values.yaml
 
 readme-check: deps ## Fail when the README's Parameters table is stale
 	@tmp=$$(mktemp -d) && cp README.md $$tmp/README.md && $(README_GEN) -v values.yaml -r $$tmp/README.md >/dev/null && diff -u README.md $$tmp/README.md; rc=$$?; rm -rf $$tmp; exit $$rc
+
+image-check: deps ## Compile the image's entry point as the Dockerfile does and start it (no Docker needed)
+	rm -rf build && npx tsc -p tsconfig.build.json
+	@out=$$(TRENCH_WORKERS=0 node build/operator/main.js 2>&1 || true); \
+	  echo "$$out" | grep -q 'TRENCH_WORKERS must be an integer >= 1' || { echo "build/operator/main.js did not start: $$out" >&2; exit 1; }
+	@echo "build/operator/main.js compiles and starts"
 
 bench-render: deps ## Render time per Trench
 	$(TSX) bench/render.ts

@@ -4,15 +4,16 @@
 //   TRENCH_LEADER_ELECTION     "false" to lead at once (one local process); default true
 //   TRENCH_LEASE_NAMESPACE     namespace of the Lease (default $POD_NAMESPACE, else trench-system)
 //   TRENCH_WORKERS             concurrent reconciles (default 8)
-//   TRENCH_PORT                /metrics, /healthz, /readyz port (default 8080; 0 = any free port)
+//   TRENCH_METRICS_PORT        /metrics, /healthz, /readyz port (default 8080; 0 = any free port)
 //   TRENCH_PROMETHEUS_OPERATOR "true" to render ServiceMonitor/PrometheusRule objects
 //   TRENCH_NETWORK_POLICIES    "false" to render no NetworkPolicies
-//   LOG_LEVEL                  debug, info (default), warn, error
+//   TRENCH_LOG_LEVEL           debug, info (default), warn, error
+// OperatorChart's Deployment sets these; keep the two lists the same.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from './runtime/client.js';
-import { createLogger } from './runtime/log.js';
+import { createLogger, type Level } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
 import { trenchController } from './trench/setup.js';
 
@@ -24,6 +25,7 @@ export interface OperatorConfig {
   readonly port: number;
   readonly prometheusOperator: boolean;
   readonly networkPolicies: boolean;
+  readonly logLevel: Level;
 }
 
 /** Reads the configuration, naming the variable and value that are wrong. Pure. */
@@ -42,19 +44,27 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
       throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
+  const level = (v: string | undefined): Level => {
+    if (v === undefined || v === '') return 'info';
+    if (v === 'debug' || v === 'info' || v === 'warn' || v === 'error') return v;
+    throw new Error(
+      `TRENCH_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(v)}`,
+    );
+  };
   return {
     ...(env.TRENCH_WATCH_NAMESPACE ? { namespace: env.TRENCH_WATCH_NAMESPACE } : {}),
     leaderElection: bool('TRENCH_LEADER_ELECTION', true),
     leaseNamespace: env.TRENCH_LEASE_NAMESPACE || env.POD_NAMESPACE || 'trench-system',
     workers: int('TRENCH_WORKERS', 8, 1),
-    port: int('TRENCH_PORT', 8080, 0),
+    port: int('TRENCH_METRICS_PORT', 8080, 0),
     prometheusOperator: bool('TRENCH_PROMETHEUS_OPERATOR', false),
     networkPolicies: bool('TRENCH_NETWORK_POLICIES', true),
+    logLevel: level(env.TRENCH_LOG_LEVEL),
   };
 }
 
 export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
-  const log = createLogger();
+  const log = createLogger({ level: config.logLevel });
   const client = new KubeClient(kc);
   const trench = trenchController({
     client,

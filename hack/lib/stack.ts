@@ -80,7 +80,7 @@ export async function upStack(options: StackOptions = {}): Promise<ClusterState>
         ...process.env,
         KUBECONFIG: state.kubeconfig,
         TRENCH_LEADER_ELECTION: 'false',
-        TRENCH_PORT: String(port),
+        TRENCH_METRICS_PORT: String(port),
       },
       REPO_ROOT,
     );

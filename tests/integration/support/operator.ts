@@ -81,7 +81,7 @@ export async function startOperator(env: Record<string, string> = {}): Promise<R
       env: {
         ...process.env,
         KUBECONFIG: impersonatingKubeconfig(OPERATOR_USER),
-        TRENCH_PORT: String(port),
+        TRENCH_METRICS_PORT: String(port),
         TRENCH_WORKERS: '4',
         ...env,
       },

@@ -218,11 +218,15 @@ describe('readConfig', () => {
       port: 8080,
       prometheusOperator: false,
       networkPolicies: true,
+      logLevel: 'info',
     });
   });
   it('names the variable and the bad value', () => {
     expect(() => readConfig({ TRENCH_WORKERS: 'many' })).toThrow(
       'TRENCH_WORKERS must be an integer >= 1, got "many"',
+    );
+    expect(() => readConfig({ TRENCH_LOG_LEVEL: 'loud' })).toThrow(
+      'TRENCH_LOG_LEVEL must be debug, info, warn or error, got "loud"',
     );
     expect(() => readConfig({ TRENCH_LEADER_ELECTION: 'yes' })).toThrow(
       'TRENCH_LEADER_ELECTION must be "true" or "false", got "yes"',
