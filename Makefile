@@ -51,7 +51,8 @@ typecheck: deps ## Type-check everything (tsc, strict)
 test-unit: deps ## Unit tests
 	npx vitest run --config vitest.unit.config.ts
 
-test-integration: deps cluster-build ## Integration tests on a real local control plane
+# With TRENCH_TEST_KUBECONFIG the tests use that cluster, so nothing needs building.
+test-integration: deps $(if $(TRENCH_TEST_KUBECONFIG),,cluster-build) ## Integration tests on a real local control plane
 	npx vitest run --config vitest.integration.config.ts
 
 test: deps ## Everything CI checks: lint, types, generated files, unit and integration tests
@@ -94,7 +95,7 @@ bench-render: deps ## Render time per Trench
 	$(TSX) bench/render.ts
 
 bench-scale: deps cluster-build ## Operator convergence, steady-state writes and RSS at 100/500/1000 Trenches
-	$(TSX) bench/scale.ts
+	$(TSX) bench/scale.ts --compiled
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts

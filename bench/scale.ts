@@ -24,7 +24,7 @@ import { freePorts } from '../hack/lib/processes.js';
 import { withAppliedHash } from '../operator/runtime/apply.js';
 import { KubeClient } from '../operator/runtime/client.js';
 import type { KubeObject } from '../operator/runtime/types.js';
-import { generatePassword, postgresSecret } from '../operator/trench/credentials.js';
+import { generatedSecrets } from '../operator/trench/credentials.js';
 import { computeStatus } from '../operator/trench/status.js';
 
 const sizes = argv.quick
@@ -419,8 +419,10 @@ async function measureBaseline(
       const children = JSON.parse(
         rendered[i]!.replaceAll(UID_PLACEHOLDER, trench.metadata.uid!),
       ) as KubeObject[];
-      const secret = postgresSecret(trench, generatePassword())!;
-      await Promise.all([...children.map((c) => bare.apply(c)), bare.create(secret)]);
+      await Promise.all([
+        ...children.map((c) => bare.apply(c)),
+        ...generatedSecrets(trench).map((s) => bare.create(s)),
+      ]);
       const workloads = children.filter((c) => c.kind === 'Deployment' || c.kind === 'StatefulSet');
       const status = computeStatus({
         trench,

@@ -228,7 +228,9 @@ export class MonitoringChart extends Chart {
           '--metric-labels-allowlist=pods=[app.kubernetes.io/instance,app.kubernetes.io/part-of]',
         ],
         health: '/livez',
+        // kube-state-metrics serves /readyz on its telemetry port, not the metrics port.
         ready: '/readyz',
+        readyPort: 8081,
         serviceAccount: 'kube-state-metrics',
         mounts: [],
         resources: {
@@ -351,6 +353,8 @@ export class MonitoringChart extends Chart {
       args: string[];
       health: string;
       ready: string;
+      /** Where `ready` is served, when not on `port`. */
+      readyPort?: number;
       serviceAccount?: string;
       env?: { name: string; value: string }[];
       mounts: { name: string; mountPath: string; configMap?: string; items?: string[] }[];
@@ -374,9 +378,12 @@ export class MonitoringChart extends Chart {
           image: o.image,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           args: o.args.length ? o.args : undefined,
-          ports: [{ name: 'http', number: o.port }],
+          ports: [
+            { name: 'http', number: o.port },
+            ...(o.readyPort ? [{ name: 'telemetry', number: o.readyPort }] : []),
+          ],
           securityContext: restrictedContainer(o.user),
-          readiness: kplus.Probe.fromHttpGet(o.ready, { port: o.port }),
+          readiness: kplus.Probe.fromHttpGet(o.ready, { port: o.readyPort ?? o.port }),
           liveness: kplus.Probe.fromHttpGet(o.health, { port: o.port, failureThreshold: 6 }),
           startup: kplus.Probe.fromHttpGet(o.health, { port: o.port, failureThreshold: 60 }),
         },

@@ -64,11 +64,10 @@ const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
  */
 export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] {
   const rules: PolicyRule[] = [
-    {
-      apiGroups: [GROUP],
-      resources: ['trenches', 'trenchbackups', 'trenchrestores'],
-      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-    },
+    // It never creates or deletes a Trench or a TrenchRestore: people and GitOps do.
+    { apiGroups: [GROUP], resources: ['trenches', 'trenchrestores'], verbs: [...READ, 'patch'] },
+    // Scheduled backups are TrenchBackups it creates, and retention deletes.
+    { apiGroups: [GROUP], resources: ['trenchbackups'], verbs: OWN },
     {
       apiGroups: [GROUP],
       resources: ['trenches/status', 'trenchbackups/status', 'trenchrestores/status'],
@@ -78,9 +77,11 @@ export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] 
     { apiGroups: [GROUP], resources: ['trenches/finalizers'], verbs: ['update'] },
     {
       apiGroups: [''],
-      resources: ['services', 'configmaps', 'persistentvolumeclaims', 'secrets'],
+      resources: ['services', 'configmaps', 'persistentvolumeclaims'],
       verbs: OWN,
     },
+    // Generated Secrets are created once and never changed or deleted by the operator.
+    { apiGroups: [''], resources: ['secrets'], verbs: [...READ, 'create'] },
     { apiGroups: [''], resources: ['pods'], verbs: READ },
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: OWN },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: OWN },

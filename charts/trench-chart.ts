@@ -73,7 +73,7 @@ export class TrenchChart extends Chart {
         storageClassName: spec.redis.storageClassName,
         resources: spec.redis.resources,
       });
-      connectionEnv.push({ name: 'REDIS_URL', value: redis.url });
+      connectionEnv.push(...redis.clientEnv);
     } else {
       const ref = spec.redis.external!.urlSecretRef;
       connectionEnv.push(secretEnv('REDIS_URL', ref.name, ref.key));

@@ -13,9 +13,22 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
  */
 export const MAX_TRENCH_NAME = 40;
 
-// Cron with five numeric fields; names (MON, JAN) and macros (@daily) are left out on
-// purpose so that the operator's own slot arithmetic needs no second parser.
-export const CRON_PATTERN = '^[0-9*,/-]+( +[0-9*,/-]+){4}$';
+// Cron with five numeric fields, each value within its field's range; names (MON, JAN) and
+// macros (@daily) are left out on purpose so that the operator's own slot arithmetic needs no
+// second parser. `[*]` rather than an escaped star: the pattern is also a CEL string literal.
+const cronField = (n: string) => {
+  const item = `([*]|${n}(-${n})?)(/[1-9][0-9]?)?`;
+  return `${item}(,${item})*`;
+};
+export const CRON_PATTERN = `^${[
+  '[0-5]?[0-9]', // minute
+  '([01]?[0-9]|2[0-3])', // hour
+  '(0?[1-9]|[12][0-9]|3[01])', // day of month
+  '(0?[1-9]|1[0-2])', // month
+  '[0-7]', // day of week (0 and 7 are Sunday)
+]
+  .map((n) => `(${cronField(n)})`)
+  .join(' +')}$`;
 const cronRe = new RegExp(CRON_PATTERN);
 
 const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
@@ -297,7 +310,7 @@ const scheduleRules: Rule<string>[] = [
   {
     rule: `self.matches('${CRON_PATTERN}')`,
     message:
-      'spec.backup.schedule must be a cron expression of 5 numeric fields (minute hour day-of-month month day-of-week)',
+      'spec.backup.schedule must be a cron expression of 5 numeric fields within range (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-7), steps of at least 1',
     holds: (s) => cronRe.test(s),
   },
 ];

@@ -3,6 +3,7 @@
 // by synth for values.yaml, and by the operator before it renders a spec.
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { maxIntervalSeconds } from '../lib/cron.js';
 import { RULES, type Rule } from './kit.js';
 import {
   MAX_TRENCH_NAME,
@@ -34,7 +35,21 @@ export function validateTrenchSpec(spec: unknown): Problem[] {
     problems.push({ path, message: describe(error.message, error.value) });
   }
   walk(TrenchSpecSchema, defaulted, 'spec', problems);
+  if (problems.length === 0) problems.push(...scheduleProblems(defaulted.backup.schedule));
   return problems;
+}
+
+/**
+ * What the CRD's pattern cannot see: a range that runs backwards, or a schedule that never
+ * fires (30 February). Rendering needs the longest gap between runs for the backup alert.
+ */
+function scheduleProblems(schedule: string): Problem[] {
+  try {
+    maxIntervalSeconds(schedule);
+    return [];
+  } catch (error) {
+    return [{ path: 'spec.backup.schedule', message: (error as Error).message }];
+  }
 }
 
 const nameRe = new RegExp(TRENCH_NAME_PATTERN);

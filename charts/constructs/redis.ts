@@ -1,5 +1,6 @@
 // Managed Redis for the BullMQ queues: one StatefulSet pod with append-only-file persistence
-// on a volume claim, so queued jobs survive a restart, behind a headless Service.
+// on a volume claim, so queued jobs survive a restart, behind a headless Service. It requires
+// a password from the Secret the operator generates, like Postgres.
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -9,6 +10,7 @@ import {
   checkTrenchName,
   componentLabels,
   DEFAULT_MANAGED_BY,
+  type EnvVar,
   finishVolumeClaim,
   finishWorkload,
   type Labels,
@@ -17,6 +19,7 @@ import {
   type ResourceRequirements,
   restrictedContainer,
   restrictedPod,
+  secretEnv,
   selectorLabels,
   setServiceSelector,
   type TrenchComponentProps,
@@ -24,6 +27,8 @@ import {
 
 export const REDIS_PORT = 6379;
 export const REDIS_USER = 999;
+/** Key of the password in the `<trench>-redis` Secret the operator generates. */
+export const REDIS_PASSWORD_KEY = 'password';
 export const DEFAULT_REDIS_IMAGE = 'docker.io/library/redis:7.4.2';
 export const DEFAULT_REDIS_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
@@ -42,11 +47,12 @@ export interface RedisProps extends TrenchComponentProps {
 }
 
 export class Redis extends Construct {
-  /** `<trench>-redis`: the StatefulSet and its Service. */
+  /** `<trench>-redis`: the StatefulSet, its Service and the operator's Secret. */
   public readonly name: string;
-  /** `redis://<trench>-redis:6379`, resolvable in the Trench's namespace. */
-  public readonly url: string;
+  public readonly secretName: string;
   public readonly podSelector: Labels;
+  /** REDIS_PASSWORD and `REDIS_URL=redis://:$(REDIS_PASSWORD)@<trench>-redis:6379` for clients. */
+  public readonly clientEnv: readonly EnvVar[];
 
   constructor(scope: Construct, id: string, props: RedisProps) {
     super(scope, id);
@@ -60,8 +66,14 @@ export class Redis extends Construct {
     const labels = componentLabels('redis', props.trench, props.managedBy ?? DEFAULT_MANAGED_BY);
 
     this.name = `${props.trench}-redis`;
-    this.url = `redis://${this.name}:${REDIS_PORT}`;
+    this.secretName = this.name;
     this.podSelector = selectorLabels('redis', props.trench);
+    // REDIS_PASSWORD precedes REDIS_URL: Kubernetes expands $(REDIS_PASSWORD) from earlier
+    // entries. The operator generates URL-safe passwords, so the URL needs no escaping.
+    this.clientEnv = [
+      secretEnv('REDIS_PASSWORD', this.secretName, REDIS_PASSWORD_KEY),
+      { name: 'REDIS_URL', value: `redis://:$(REDIS_PASSWORD)@${this.name}:${REDIS_PORT}` },
+    ];
 
     const service = new kplus.Service(this, 'Service', {
       metadata: { name: this.name, labels },
@@ -85,7 +97,10 @@ export class Redis extends Construct {
           image,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           // AOF for durability of queued jobs; noeviction because BullMQ must never lose keys.
+          // Kubernetes expands $(REDIS_PASSWORD) in args from the container's environment.
           args: [
+            '--requirepass',
+            '$(REDIS_PASSWORD)',
             '--appendonly',
             'yes',
             '--appendfsync',
@@ -111,7 +126,15 @@ export class Redis extends Construct {
     });
     sts.select(kplus.LabelSelector.of({ labels: this.podSelector }));
     finishWorkload(sts, {
-      container: { resources, volumeMounts: [{ name: 'data', mountPath: '/data' }] },
+      container: {
+        env: [
+          secretEnv('REDIS_PASSWORD', this.secretName, REDIS_PASSWORD_KEY),
+          // redis-cli (the readiness probe) authenticates with this variable.
+          secretEnv('REDISCLI_AUTH', this.secretName, REDIS_PASSWORD_KEY),
+        ],
+        resources,
+        volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      },
     });
     finishVolumeClaim(sts, labels, storage, props.storageClassName);
   }

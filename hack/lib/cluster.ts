@@ -1,7 +1,15 @@
 // The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 // kwok with fake nodes, started from real binaries on loopback ports, stopped by pid.
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +64,19 @@ export interface ClusterStatus {
 }
 
 const statePath = (stateDir: string) => join(stateDir, 'state.json');
+
+/**
+ * Processes started beside the cluster (the operator of `make up`) record themselves here, one
+ * JSON ProcessRecord a file, so that `down` stops them too, before the API server goes away.
+ */
+export const addonDir = (stateDir: string) => join(stateDir, 'addons');
+
+/** Written whole or not at all: a crash mid-write must not leave a state nobody can read. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
 
 export function readState(stateDir: string = DEFAULT_STATE_DIR): ClusterState | undefined {
   const file = statePath(stateDir);
@@ -320,8 +341,27 @@ export async function down(
   stateDir: string = DEFAULT_STATE_DIR,
   log: (line: string) => void = () => {},
 ): Promise<void> {
-  const state = existsSync(statePath(stateDir)) ? readState(stateDir) : undefined;
-  for (const p of [...(state?.processes ?? [])].reverse()) {
+  const records: ProcessRecord[] = [];
+  const readRecord = <T>(file: string): T | undefined => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as T;
+    } catch (error) {
+      // Unreadable: its processes cannot be known, but the directory must not block `up`.
+      log(`Ignored ${file}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  if (existsSync(addonDir(stateDir))) {
+    for (const f of readdirSync(addonDir(stateDir)).filter((f) => f.endsWith('.json'))) {
+      const record = readRecord<ProcessRecord>(join(addonDir(stateDir), f));
+      if (record) records.push(record);
+    }
+  }
+  if (existsSync(statePath(stateDir))) {
+    const state = readRecord<ClusterState>(statePath(stateDir));
+    records.push(...[...(state?.processes ?? [])].reverse());
+  }
+  for (const p of records) {
     if (await stopProcess(p)) log(`Stopped ${p.name} (pid ${p.pid})`);
   }
   rmSync(stateDir, { recursive: true, force: true });
@@ -335,8 +375,9 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   const stateDir = resolve(options.stateDir ?? DEFAULT_STATE_DIR);
   const log = options.log ?? (() => {});
   const nodeCount = options.nodes ?? 3;
-  const current = await status(stateDir);
-  if (current.ready && current.state) {
+  // An unreadable state (a crash mid-write) counts as a leftover to clear, not an error.
+  const current = await status(stateDir).catch(() => undefined);
+  if (current?.ready && current.state) {
     log(`Cluster already up (${current.state.server})`);
     return current.state;
   }
@@ -384,7 +425,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     processes,
     nodes: nodeCount,
   };
-  const save = () => writeFileSync(statePath(stateDir), `${JSON.stringify(state, null, 2)}\n`);
+  const save = () => writeJsonAtomic(statePath(stateDir), state);
   const start = (name: keyof typeof args) => {
     processes.push(
       startProcess(name, bins.paths[name], args[name], join(stateDir, 'logs', `${name}.log`)),

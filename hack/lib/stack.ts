@@ -2,26 +2,23 @@
 // applied, and the sample Trenches Ready. `make down` stops the operator by pid, then the
 // cluster.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  addonDir,
   type ClusterState,
   down as clusterDown,
   up as clusterUp,
   DEFAULT_STATE_DIR,
   REPO_ROOT,
+  writeJsonAtomic,
 } from './cluster.js';
-import {
-  freePorts,
-  isRunning,
-  type ProcessRecord,
-  startProcess,
-  stopProcess,
-} from './processes.js';
+import { freePorts, isRunning, type ProcessRecord, startProcess } from './processes.js';
 
 const run = promisify(execFile);
-const operatorRecord = (stateDir: string) => join(stateDir, 'operator.json');
+// Recorded as an add-on of the cluster, so that `make cluster-down` stops it too.
+const operatorRecord = (stateDir: string) => join(addonDir(stateDir), 'operator.json');
 
 export interface StackOptions {
   readonly stateDir?: string;
@@ -84,7 +81,8 @@ export async function upStack(options: StackOptions = {}): Promise<ClusterState>
       },
       REPO_ROOT,
     );
-    writeFileSync(operatorRecord(stateDir), `${JSON.stringify(record)}\n`);
+    mkdirSync(addonDir(stateDir), { recursive: true });
+    writeJsonAtomic(operatorRecord(stateDir), record);
     log(
       `Started the operator (pid ${record.pid}, metrics on http://127.0.0.1:${port}/metrics, log ${join(stateDir, 'logs', 'operator.log')})`,
     );
@@ -114,8 +112,7 @@ export async function downStack(
   stateDir: string = DEFAULT_STATE_DIR,
   log: (line: string) => void = () => {},
 ) {
-  const operator = runningOperator(stateDir);
-  if (operator && (await stopProcess(operator))) log(`Stopped the operator (pid ${operator.pid})`);
+  // The cluster's down stops its add-ons, the operator among them, before the cluster.
   await clusterDown(stateDir, log);
 }
 

@@ -11,7 +11,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/log.js';
 import { writeStatus } from '../runtime/status.js';
 import { type KubeObject, refOf, splitKey } from '../runtime/types.js';
-import { generatePassword, postgresSecret } from './credentials.js';
+import { generatedSecrets } from './credentials.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from './kinds.js';
 import { boundedWorkerReplicas, computeStatus, type Workload } from './status.js';
 
@@ -33,18 +33,25 @@ interface Pass {
   readonly trench: Trench & KubeObject;
   readonly signal: AbortSignal;
   desired: Manifest[];
+  /**
+   * What this pass's applies returned, by `kindKey/namespace/name`. Fresher than the cache,
+   * whose watch event for our own write may not have arrived: status from the cache would
+   * report the old, ready object as already observed at the new generation.
+   */
+  readonly applied: Map<string, KubeObject>;
   invalid?: string;
   applyError?: string;
 }
 
 type Step = (deps: TrenchDeps, pass: Pass) => Promise<'continue' | 'stop'>;
 
-function live(
-  deps: TrenchDeps,
-  ref: { apiVersion: string; kind: string; name: string; namespace?: string },
-) {
+type Ref = { apiVersion: string; kind: string; name: string; namespace?: string };
+
+function live(deps: TrenchDeps, ref: Ref) {
   return deps.owned.get(kindKey(ref))?.get(ref.name, ref.namespace);
 }
+
+const appliedKey = (ref: Ref) => `${kindKey(ref)}/${ref.namespace}/${ref.name}`;
 
 const render: Step = async (deps, pass) => {
   const { metadata, spec } = pass.trench;
@@ -69,25 +76,26 @@ const render: Step = async (deps, pass) => {
   }
 };
 
-/** Creates the generated Secret if it does not exist; never updates it. */
+/** Creates the generated Secrets that do not exist; never updates one. */
 const ensureCredentials: Step = async (deps, pass) => {
-  const secret = postgresSecret(pass.trench, (deps.password ?? generatePassword)());
-  if (!secret || live(deps, refOf(secret))) return 'continue';
-  try {
-    await deps.client.create(secret, { signal: pass.signal });
-    deps.log.info('Created Secret', {
-      secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
-    });
-    await deps.events.normal(
-      pass.trench,
-      'CreatedSecret',
-      'Create',
-      `Generated Secret ${secret.metadata?.name}`,
-      pass.signal,
-    );
-  } catch (error) {
-    // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
-    if (!isConflict(error)) throw error;
+  for (const secret of generatedSecrets(pass.trench, deps.password)) {
+    if (live(deps, refOf(secret))) continue;
+    try {
+      await deps.client.create(secret, { signal: pass.signal });
+      deps.log.info('Created Secret', {
+        secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
+      });
+      await deps.events.normal(
+        pass.trench,
+        'CreatedSecret',
+        'Create',
+        `Generated Secret ${secret.metadata?.name}`,
+        pass.signal,
+      );
+    } catch (error) {
+      // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
+      if (!isConflict(error)) throw error;
+    }
   }
   return 'continue';
 };
@@ -105,12 +113,14 @@ const applyChildren: Step = async (deps, pass) => {
     const ref = refOf(pass.desired[i] as KubeObject);
     if (r.status === 'rejected')
       failures.push(`${ref.kind} ${ref.name}: ${(r.reason as Error).message}`);
-    else if (r.value.applied)
+    else if (r.value.applied) {
+      pass.applied.set(appliedKey(ref), r.value.object);
       deps.log.info(`Applied ${ref.kind}`, {
         name: ref.name,
         namespace: ref.namespace,
         reason: r.value.reason,
       });
+    }
   });
   if (failures.length > 0) pass.applyError = failures.join('; ');
   return 'continue';
@@ -186,14 +196,16 @@ export async function reconcileTrench(
   const trench = deps.trenches.get(name, namespace);
   // Gone: the garbage collector removes the children through their ownerReferences.
   if (!trench || trench.metadata.deletionTimestamp || !trench.metadata.uid) return undefined;
-  const pass: Pass = { trench, signal: ctx.signal, desired: [] };
+  const pass: Pass = { trench, signal: ctx.signal, desired: [], applied: new Map() };
   for (const step of STEPS) {
     if ((await step(deps, pass)) === 'stop') break;
   }
   const workloadRefs = pass.desired
     .filter((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')
     .map((m) => refOf(m as KubeObject));
-  const workloads = workloadRefs.map((r) => live(deps, r) as Workload | undefined);
+  const workloads = workloadRefs.map(
+    (r) => (pass.applied.get(appliedKey(r)) ?? live(deps, r)) as Workload | undefined,
+  );
   const status = computeStatus({
     trench,
     workloads: workloads.filter((w): w is Workload => w !== undefined),

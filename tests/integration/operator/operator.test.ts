@@ -1,7 +1,7 @@
 // The operator against the real control plane, as a separate process under exactly the RBAC
 // OperatorChart grants. Tests run in order and share one Trench: each asserts the state of
 // the world (the objects in the API server, the audit log), never the calls that were made.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trench } from '../../../charts/api/trench.js';
 import { renderTrench } from '../../../charts/trench-chart.js';
@@ -27,18 +27,22 @@ const spec = {
   },
 };
 
+type LiveTrench = Trench & {
+  metadata: { uid: string; generation: number; resourceVersion: string };
+};
+
 const api = () => testCluster().kc.makeApiClient(CustomObjectsApi);
 const apps = () => testCluster().kc.makeApiClient(AppsV1Api);
 const core = () => testCluster().kc.makeApiClient(CoreV1Api);
 
-async function getTrench(): Promise<Trench & { metadata: { uid: string; generation: number } }> {
+async function getTrench(): Promise<LiveTrench> {
   return (await api().getNamespacedCustomObject({
     group: 'playtrenches.xyz',
     version: 'v1alpha1',
     namespace: ns.name,
     plural: 'trenches',
     name: NAME,
-  })) as Trench & { metadata: { uid: string; generation: number } };
+  })) as LiveTrench;
 }
 
 async function patchTrench(patch: unknown): Promise<void> {
@@ -147,6 +151,22 @@ describe('the Trench operator', () => {
   });
 
   it('carries image, replica and env changes to the children', async () => {
+    // Every status the Trench passes through, to check that Ready at the new generation is
+    // never reported before the children have it (and then taken back).
+    const seen: { generation?: number; observed?: number; ready?: string; api?: string }[] = [];
+    const watch = await new Watch(testCluster().kc).watch(
+      `/apis/playtrenches.xyz/v1alpha1/namespaces/${ns.name}/trenches`,
+      { resourceVersion: (await getTrench()).metadata.resourceVersion },
+      (_type: string, t: Trench & { metadata: { generation: number } }) => {
+        seen.push({
+          generation: t.metadata.generation,
+          observed: t.status?.observedGeneration,
+          ready: t.status?.conditions?.find((c) => c.type === 'Ready')?.status,
+          api: t.status?.api?.summary,
+        });
+      },
+      () => {},
+    );
     await patchTrench({
       spec: {
         api: {
@@ -163,6 +183,14 @@ describe('the Trench operator', () => {
     expect(container?.image).toBe('registry.example/api:1.1.0');
     expect(container?.env).toEqual(expect.arrayContaining([{ name: 'FEATURE_X', value: 'on' }]));
     expect((await getTrench()).status?.api?.summary).toBe('3/3');
+    watch.abort();
+    const atNew = seen.filter((e) => e.observed !== undefined && e.observed === e.generation);
+    const firstReady = atNew.findIndex((e) => e.ready === 'True');
+    expect(firstReady, JSON.stringify(seen)).toBeGreaterThanOrEqual(0);
+    // Ready at the new generation only with the new replica count, and never taken back.
+    expect(atNew.slice(firstReady), JSON.stringify(seen)).toEqual(
+      atNew.slice(firstReady).map(() => expect.objectContaining({ ready: 'True', api: '3/3' })),
+    );
   });
 
   it('recreates a child deleted by hand', async () => {

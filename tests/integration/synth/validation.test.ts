@@ -138,6 +138,12 @@ const invalid: [string, (s: Loose) => void, string, string, string?][] = [
     'spec.backup.schedule must be a cron expression of 5 numeric fields',
   ],
   [
+    'a cron schedule with an hour out of range',
+    (s) => (s.backup = { schedule: '0 24 * * *' }),
+    'spec.backup.schedule',
+    'spec.backup.schedule must be a cron expression of 5 numeric fields within range',
+  ],
+  [
     'a retention that keeps nothing',
     (s) => (s.backup = { retention: { daily: 0, weekly: 0, monthly: 0 } }),
     'spec.backup.retention',

@@ -232,6 +232,30 @@ describe('validateTrenchSpec', () => {
       'cron expression of 5',
     ],
     [
+      'cron minute out of range',
+      (s) => (s.backup = { schedule: '99 3 * * *' }),
+      'spec.backup.schedule',
+      'within range',
+    ],
+    [
+      'cron step of zero',
+      (s) => (s.backup = { schedule: '*/0 * * * *' }),
+      'spec.backup.schedule',
+      'steps of at least 1',
+    ],
+    [
+      'cron range that runs backwards',
+      (s) => (s.backup = { schedule: '0 5-2 * * *' }),
+      'spec.backup.schedule',
+      'hour "5-2" is outside 0-23',
+    ],
+    [
+      'cron that never runs',
+      (s) => (s.backup = { schedule: '0 0 31 2 *' }),
+      'spec.backup.schedule',
+      'never runs',
+    ],
+    [
       'retention keeps nothing',
       (s) => (s.backup = { retention: { daily: 0, weekly: 0, monthly: 0 } }),
       'spec.backup.retention',

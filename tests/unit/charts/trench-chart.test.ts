@@ -175,6 +175,33 @@ describe('renderTrench', () => {
     expect(names.indexOf('PGPASSWORD')).toBeLessThan(names.indexOf('DATABASE_URL'));
   });
 
+  it('makes managed Redis require the generated password, and clients send it', () => {
+    const objects = renderTrench(minimal());
+    const ref = { secretKeyRef: { name: 'demo-redis', key: 'password' } };
+    const redis = objects.find(
+      (o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-redis',
+    )!;
+    const server = redis.spec.template.spec.containers[0];
+    const args = server.args as string[];
+    expect(args[args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
+    expect(server.env).toEqual(
+      expect.arrayContaining([
+        { name: 'REDIS_PASSWORD', valueFrom: ref },
+        { name: 'REDISCLI_AUTH', valueFrom: ref },
+      ]),
+    );
+    for (const name of ['demo-api', 'demo-worker']) {
+      const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!;
+      const env = d.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+      const names = env.map((e) => e.name);
+      expect(names.indexOf('REDIS_PASSWORD')).toBeLessThan(names.indexOf('REDIS_URL'));
+      expect(env.find((e) => e.name === 'REDIS_URL')?.value).toBe(
+        'redis://:$(REDIS_PASSWORD)@demo-redis:6379',
+      );
+    }
+    expect(JSON.stringify(objects)).not.toMatch(/"kind":"Secret"/);
+  });
+
   it('renders nothing for external Redis and wires its Secret', () => {
     const objects = renderTrench(full());
     expect(objects.find((o) => o.metadata.name === 'shop-redis')).toBeUndefined();

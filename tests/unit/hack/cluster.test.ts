@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,14 @@ import {
   userBinDir,
   versionLdflags,
 } from '../../../hack/lib/binaries.js';
-import { componentArgs, fakeNode, kubeconfigYaml } from '../../../hack/lib/cluster.js';
+import {
+  addonDir,
+  componentArgs,
+  down,
+  fakeNode,
+  kubeconfigYaml,
+  writeJsonAtomic,
+} from '../../../hack/lib/cluster.js';
 import { createPki, extensions } from '../../../hack/lib/pki.js';
 import { freePorts, isRunning, startProcess, stopProcess } from '../../../hack/lib/processes.js';
 import { isReleased, volumeFor } from '../../../hack/lib/provisioner.js';
@@ -214,6 +221,25 @@ describe('processes', () => {
       expect(await stopProcess(p)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('down stops the add-ons and clears a state that a crash left unreadable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trench-down-'));
+    try {
+      mkdirSync(addonDir(dir));
+      const addon = startProcess('operator', '/bin/sleep', ['60'], join(dir, 'log'));
+      writeJsonAtomic(join(addonDir(dir), 'operator.json'), addon);
+      writeFileSync(join(addonDir(dir), 'half.json'), '{"pid": 12');
+      writeFileSync(join(dir, 'state.json'), '{"version": 1, "proc');
+      const lines: string[] = [];
+      await down(dir, (l) => lines.push(l));
+      expect(isRunning(addon)).toBe(false);
+      expect(existsSync(dir)).toBe(false);
+      expect(lines).toContain(`Stopped operator (pid ${addon.pid})`);
+      expect(lines.filter((l) => l.startsWith('Ignored '))).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../../operator/main.js';
-import { generatePassword, postgresSecret } from '../../../operator/trench/credentials.js';
+import {
+  generatedSecrets,
+  generatePassword,
+  postgresSecret,
+} from '../../../operator/trench/credentials.js';
 import {
   boundedWorkerReplicas,
   computeStatus,
@@ -206,6 +210,24 @@ describe('credentials', () => {
     expect(s?.metadata?.name).toBe('shop-postgres');
     expect(s?.metadata?.ownerReferences).toBeUndefined();
     expect(Buffer.from(s?.data?.password ?? '', 'base64').toString()).toBe('secret-value');
+  });
+
+  it('generates one Secret per managed store, each with its own password', () => {
+    let n = 0;
+    const secrets = generatedSecrets(trench, () => `pw${n++}`);
+    expect(secrets.map((s) => s.metadata?.name)).toEqual(['shop-postgres', 'shop-redis']);
+    expect(secrets.map((s) => Buffer.from(s.data?.password ?? '', 'base64').toString())).toEqual([
+      'pw0',
+      'pw1',
+    ]);
+    const external = { external: { urlSecretRef: { name: 'x', key: 'y' } } };
+    const onlyPostgres = generatedSecrets({ ...trench, spec: { ...trench.spec, redis: external } });
+    expect(onlyPostgres.map((s) => s.metadata?.name)).toEqual(['shop-postgres']);
+    const none = generatedSecrets({
+      ...trench,
+      spec: { ...trench.spec, redis: external, postgres: external },
+    });
+    expect(none).toEqual([]);
   });
 });
 
