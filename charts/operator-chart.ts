@@ -21,6 +21,7 @@ import {
   scrapeAnnotations,
   setServiceSelector,
 } from './constructs/common.js';
+import { DEFAULT_PROMETHEUS_PEER } from './constructs/network.js';
 import { operatorRuleGroup } from './lib/alerts.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
@@ -42,6 +43,11 @@ export interface OperatorChartProps {
   readonly prometheusOperator?: boolean;
   /** Give every Trench its NetworkPolicies, passed as TRENCH_NETWORK_POLICIES. @default true */
   readonly networkPolicies?: boolean;
+  /**
+   * Namespace of the Prometheus that scrapes Trenches, passed as TRENCH_PROMETHEUS_NAMESPACE:
+   * each Trench's NetworkPolicies admit it to the metrics ports. @default 'trench-monitoring'
+   */
+  readonly prometheusNamespace?: string;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
@@ -246,6 +252,10 @@ export class OperatorChart extends Chart {
           { name: 'TRENCH_METRICS_PORT', value: String(OPERATOR_PORT) },
           { name: 'TRENCH_PROMETHEUS_OPERATOR', value: String(props.prometheusOperator ?? false) },
           { name: 'TRENCH_NETWORK_POLICIES', value: String(props.networkPolicies ?? true) },
+          {
+            name: 'TRENCH_PROMETHEUS_NAMESPACE',
+            value: props.prometheusNamespace ?? DEFAULT_PROMETHEUS_PEER.namespace,
+          },
         ],
         resources: {
           limits: { cpu: '1', memory: '512Mi' },

@@ -1,6 +1,7 @@
 // `make render FILE=trench.yaml`: prints, as YAML, every object the operator would create for
 // the Trenches in FILE (ownerReferences left out: they need the live object's uid).
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from './api/trench.js';
 import { toYamlStream } from './lib/yaml.js';
@@ -94,4 +95,5 @@ function main(): number {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = main();

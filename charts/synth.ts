@@ -48,6 +48,7 @@ export function synthesize(values: Values): SynthOutput {
     logLevel: values.operator.logLevel,
     prometheusOperator: values.prometheusOperator,
     networkPolicies: values.networkPolicies,
+    prometheusNamespace: values.monitoring.namespace,
     crds: false,
   });
   dist.set(

@@ -7,11 +7,17 @@
 //   TRENCH_METRICS_PORT        /metrics, /healthz, /readyz port (default 8080; 0 = any free port)
 //   TRENCH_PROMETHEUS_OPERATOR "true" to render ServiceMonitor/PrometheusRule objects
 //   TRENCH_NETWORK_POLICIES    "false" to render no NetworkPolicies
+//   TRENCH_PROMETHEUS_NAMESPACE where the Prometheus that scrapes Trenches runs
+//                              (default trench-monitoring); NetworkPolicies admit it
+//   POD_NAMESPACE              the operator's namespace (default trench-system); NetworkPolicies
+//                              admit the operator from there to Redis
 //   TRENCH_LOG_LEVEL           debug, info (default), warn, error
 // OperatorChart's Deployment sets these; keep the two lists the same.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_OPERATOR_PEER, DEFAULT_PROMETHEUS_PEER } from '../charts/constructs/network.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
@@ -25,6 +31,8 @@ export interface OperatorConfig {
   readonly port: number;
   readonly prometheusOperator: boolean;
   readonly networkPolicies: boolean;
+  readonly prometheusNamespace: string;
+  readonly operatorNamespace: string;
   readonly logLevel: Level;
 }
 
@@ -59,6 +67,8 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     port: int('TRENCH_METRICS_PORT', 8080, 0),
     prometheusOperator: bool('TRENCH_PROMETHEUS_OPERATOR', false),
     networkPolicies: bool('TRENCH_NETWORK_POLICIES', true),
+    prometheusNamespace: env.TRENCH_PROMETHEUS_NAMESPACE || DEFAULT_PROMETHEUS_PEER.namespace,
+    operatorNamespace: env.POD_NAMESPACE || DEFAULT_OPERATOR_PEER.namespace,
     logLevel: level(env.TRENCH_LOG_LEVEL),
   };
 }
@@ -73,6 +83,8 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
     render: {
       prometheusOperator: config.prometheusOperator,
       networkPolicies: config.networkPolicies,
+      prometheus: { ...DEFAULT_PROMETHEUS_PEER, namespace: config.prometheusNamespace },
+      operator: { ...DEFAULT_OPERATOR_PEER, namespace: config.operatorNamespace },
     },
     ...(config.namespace ? { namespace: config.namespace } : {}),
   });
@@ -92,7 +104,7 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   return manager;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     const config = readConfig(process.env);
     const kc = new KubeConfig();

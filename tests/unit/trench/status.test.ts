@@ -240,7 +240,18 @@ describe('readConfig', () => {
       port: 8080,
       prometheusOperator: false,
       networkPolicies: true,
+      prometheusNamespace: 'trench-monitoring',
+      operatorNamespace: 'trench-system',
       logLevel: 'info',
+    });
+  });
+  it('takes the namespaces NetworkPolicies admit from the pod and OperatorChart', () => {
+    expect(
+      readConfig({ POD_NAMESPACE: 'ops', TRENCH_PROMETHEUS_NAMESPACE: 'observability' }),
+    ).toMatchObject({
+      leaseNamespace: 'ops',
+      operatorNamespace: 'ops',
+      prometheusNamespace: 'observability',
     });
   });
   it('names the variable and the bad value', () => {
