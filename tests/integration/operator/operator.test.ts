@@ -139,15 +139,16 @@ describe('the Trench operator', () => {
     expect(short.stdout.trim()).toBe(`trench.playtrenches.xyz/${NAME}`);
   });
 
-  it('generates the Postgres password once, outside garbage collection', async () => {
-    const secret = await core().readNamespacedSecret({
-      name: `${NAME}-postgres`,
-      namespace: ns.name,
-    });
-    expect(Buffer.from(secret.data?.password ?? '', 'base64').toString()).toMatch(
-      /^[A-Za-z0-9_-]{43}$/,
-    );
-    expect(secret.metadata?.ownerReferences ?? []).toEqual([]);
+  it('generates the Postgres and Redis passwords once, outside garbage collection', async () => {
+    const passwords = new Set<string>();
+    for (const name of [`${NAME}-postgres`, `${NAME}-redis`]) {
+      const secret = await core().readNamespacedSecret({ name, namespace: ns.name });
+      const password = Buffer.from(secret.data?.password ?? '', 'base64').toString();
+      expect(password, name).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(secret.metadata?.ownerReferences ?? [], name).toEqual([]);
+      passwords.add(password);
+    }
+    expect(passwords.size).toBe(2);
   });
 
   it('carries image, replica and env changes to the children', async () => {
@@ -273,21 +274,19 @@ describe('the Trench operator', () => {
     expect(await childJson('deployment', `${NAME}-api`)).toBeDefined();
   });
 
-  it('keeps the generated Secret across an operator restart and spec changes', async () => {
-    const before = await core().readNamespacedSecret({
-      name: `${NAME}-postgres`,
-      namespace: ns.name,
-    });
+  it('keeps the generated Secrets across an operator restart and spec changes', async () => {
+    const read = (component: string) =>
+      core().readNamespacedSecret({ name: `${NAME}-${component}`, namespace: ns.name });
+    const before = [await read('postgres'), await read('redis')];
     await operators[0]!.stop();
     operators.push(await startOperator());
     await patchTrench({ spec: { api: { replicas: 2 } } });
     await waitReady('the Trench to converge under the restarted operator');
-    const after = await core().readNamespacedSecret({
-      name: `${NAME}-postgres`,
-      namespace: ns.name,
-    });
-    expect(after.data).toEqual(before.data);
-    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    const after = [await read('postgres'), await read('redis')];
+    expect(after.map((s) => s.data)).toEqual(before.map((s) => s.data));
+    expect(after.map((s) => s.metadata?.resourceVersion)).toEqual(
+      before.map((s) => s.metadata?.resourceVersion),
+    );
   });
 
   it('runs one leader of two; a killed leader hands over within 20 s', async () => {
@@ -339,6 +338,7 @@ describe('the Trench operator', () => {
       { what: 'every child to be garbage-collected', timeoutMs: 90_000 },
     );
     expect(await childJson('secret', `${NAME}-postgres`)).toBeDefined();
+    expect(await childJson('secret', `${NAME}-redis`)).toBeDefined();
     const refused = writesBy(OPERATOR_USER, 0).filter((e) => e.responseStatus?.code === 403);
     expect(refused).toEqual([]);
   });
