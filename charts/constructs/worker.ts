@@ -50,7 +50,12 @@ export interface WorkerProps extends TrenchComponentProps {
    * for the active jobs to finish. @default 600
    */
   readonly terminationGracePeriodSeconds?: number;
-  /** preStop sleep before SIGTERM, so that no new job starts mid-shutdown. @default 5 */
+  /**
+   * preStop sleep before SIGTERM: a short pause while the pod is marked terminating, so that
+   * what watches pods (the operator's scaler, Prometheus) sees it leave before it stops taking
+   * jobs. Draining is the grace period's job: the worker must handle SIGTERM by closing its
+   * BullMQ worker, which stops fetching and waits for the active jobs. @default 5
+   */
   readonly preStopSleepSeconds?: number;
   /** Extra env; wins over `connectionEnv`. @default none */
   readonly env?: readonly EnvVar[];
