@@ -12,6 +12,7 @@ export default async function setup(project: TestProject) {
     project.provide('kubeconfigPath', external);
     project.provide('kubectlPath', process.env.TRENCH_TEST_KUBECTL ?? 'kubectl');
     project.provide('auditLogPath', '');
+    project.provide('clusterStateDir', '');
     return;
   }
   const started = Date.now();
@@ -21,6 +22,7 @@ export default async function setup(project: TestProject) {
   project.provide('kubeconfigPath', state.kubeconfig);
   project.provide('kubectlPath', state.kubectl);
   project.provide('auditLogPath', state.auditLog);
+  project.provide('clusterStateDir', STATE_DIR);
   return async () => {
     await down(STATE_DIR, log);
   };

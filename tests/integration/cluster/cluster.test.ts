@@ -9,7 +9,9 @@ import {
   KubeConfig,
   type V1Deployment,
 } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { status, up } from '../../../hack/lib/cluster.js';
+import { readVersions } from '../../../hack/lib/versions.js';
 import { kubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
 
 const ns = useNamespace('cluster');
@@ -201,6 +203,30 @@ describe('the local control plane', () => {
     } finally {
       await core.deleteNamespace({ name: restricted });
     }
+  });
+
+  const local = inject('clusterStateDir');
+
+  it.skipIf(!local)('serves the pinned Kubernetes version, stamped into the binaries', async () => {
+    const pinned = readVersions().kubernetes;
+    const printed = await kubectl(['version', '-o', 'json']);
+    const versions = JSON.parse(printed.stdout) as {
+      clientVersion: { gitVersion: string };
+      serverVersion: { gitVersion: string };
+    };
+    expect(versions.serverVersion.gitVersion).toBe(pinned);
+    expect(versions.clientVersion.gitVersion).toBe(pinned);
+  });
+
+  it.skipIf(!local)('takes a second up as a no-op on the running cluster', async () => {
+    const before = await status(local);
+    expect(before.ready).toBe(true);
+    const again = await up({ stateDir: local });
+    expect(again.server).toBe(before.state?.server);
+    expect(again.processes.map((p) => p.pid)).toEqual(before.state?.processes.map((p) => p.pid));
+    const after = await status(local);
+    expect(after.ready).toBe(true);
+    expect(after.processes.every((p) => p.running)).toBe(true);
   });
 
   it('answers 403 to a ServiceAccount that RBAC grants nothing', async () => {

@@ -13,6 +13,8 @@ declare module 'vitest' {
     kubectlPath: string;
     /** The API server's audit log of writes; empty for a cluster the tests did not start. */
     auditLogPath: string;
+    /** State directory of the local cluster; empty for a cluster the tests did not start. */
+    clusterStateDir: string;
   }
 }
 
