@@ -8,8 +8,8 @@
 //             created Trench at a time and write its children (rendered before the clock starts,
 //             the real uid filled in) and the generated Secret in parallel, then one status merge
 //             patch: what the operator writes on its first pass, with the same HTTP client.
-// --compiled runs the operator as its image does (tsc output, plain node) rather than under tsx,
-// whose TypeScript loader alone adds about 100 MB of RSS.
+// --compiled runs the operator as its pod does (tsc output, plain node, OperatorChart's
+// NODE_OPTIONS) rather than under tsx, whose TypeScript loader alone adds about 100 MB of RSS.
 //   node --import tsx bench/scale.ts [--sizes 100,500,1000 | --quick] [--workers 8] [--compiled]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
 import { $, argv } from 'zx';
 import type { Trench } from '../charts/api/trench.js';
+import { OPERATOR_NODE_OPTIONS } from '../charts/operator-chart.js';
 import { renderTrench } from '../charts/trench-chart.js';
 import { type ClusterState, down, REPO_ROOT, up } from '../hack/lib/cluster.js';
 import { freePorts } from '../hack/lib/processes.js';
@@ -264,6 +265,8 @@ async function startOperator(state: ClusterState, logFile: string): Promise<Oper
         TRENCH_METRICS_PORT: String(port),
         TRENCH_PORT: String(port),
         TRENCH_WORKERS: String(workers),
+        // Compiled, it runs as in its pod: with the Node flags OperatorChart sets there.
+        ...(compiled ? { NODE_OPTIONS: OPERATOR_NODE_OPTIONS } : {}),
       },
       stdio: ['ignore', out, out],
     },

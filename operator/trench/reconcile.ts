@@ -1,9 +1,10 @@
 // The Trench reconcile: a fixed list of small idempotent steps sharing one context. It reads
 // the Trench and its children from the informer caches, so a converged Trench costs no request.
+// Events are sent without waiting: they are best effort (the recorder logs a failure), and a
+// round trip per event would lengthen every pass that has one.
 import type { Trench } from '../../charts/api/trench.js';
-import type { Manifest } from '../../charts/constructs/common.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
-import { applyIfNeeded, planPrune } from '../runtime/apply.js';
+import { applyIfNeeded, planPrune, withAppliedHash } from '../runtime/apply.js';
 import { isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
@@ -13,6 +14,7 @@ import { writeStatus } from '../runtime/status.js';
 import { type KubeObject, refOf, splitKey } from '../runtime/types.js';
 import { generatedSecrets } from './credentials.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from './kinds.js';
+import type { RenderCache } from './render-cache.js';
 import { boundedWorkerReplicas, computeStatus, type Workload } from './status.js';
 
 export interface TrenchDeps {
@@ -25,6 +27,8 @@ export interface TrenchDeps {
   readonly render?: RenderOptions;
   readonly now?: () => number;
   readonly password?: () => string;
+  /** Rendered children per Trench generation; without it every pass renders. */
+  readonly renders?: RenderCache;
 }
 
 export const kindKey = (o: { apiVersion?: string; kind?: string }) => `${o.apiVersion}/${o.kind}`;
@@ -32,7 +36,7 @@ export const kindKey = (o: { apiVersion?: string; kind?: string }) => `${o.apiVe
 interface Pass {
   readonly trench: Trench & KubeObject;
   readonly signal: AbortSignal;
-  desired: Manifest[];
+  desired: KubeObject[];
   /**
    * What this pass's applies returned, by `kindKey/namespace/name`. Fresher than the cache,
    * whose watch event for our own write may not have arrived: status from the cache would
@@ -53,8 +57,15 @@ function live(deps: TrenchDeps, ref: Ref) {
 
 const appliedKey = (ref: Ref) => `${kindKey(ref)}/${ref.namespace}/${ref.name}`;
 
+/** The desired children, each carrying its applied-hash; rendered once per generation. */
 const render: Step = async (deps, pass) => {
   const { metadata, spec } = pass.trench;
+  const key = `${metadata.namespace}/${metadata.name}`;
+  const cached = deps.renders?.get(key, metadata.uid!, metadata.generation);
+  if (cached) {
+    pass.desired = cached;
+    return 'continue';
+  }
   try {
     pass.desired = renderTrench(
       {
@@ -62,7 +73,8 @@ const render: Step = async (deps, pass) => {
         spec,
       },
       deps.render,
-    );
+    ).map((m) => withAppliedHash(m as KubeObject));
+    deps.renders?.set(key, metadata.uid!, metadata.generation, pass.desired);
     return 'continue';
   } catch (error) {
     if (!(error instanceof InvalidTrenchError)) throw error;
@@ -71,31 +83,40 @@ const render: Step = async (deps, pass) => {
       trench: `${metadata.namespace}/${metadata.name}`,
       problems: pass.invalid,
     });
-    await deps.events.warning(pass.trench, 'InvalidSpec', 'Render', pass.invalid, pass.signal);
+    void deps.events.warning(pass.trench, 'InvalidSpec', 'Render', pass.invalid, pass.signal);
     return 'stop';
   }
 };
 
 /** Creates the generated Secrets that do not exist; never updates one. */
 const ensureCredentials: Step = async (deps, pass) => {
-  for (const secret of generatedSecrets(pass.trench, deps.password)) {
-    if (live(deps, refOf(secret))) continue;
-    try {
-      await deps.client.create(secret, { signal: pass.signal });
-      deps.log.info('Created Secret', {
-        secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
-      });
-      await deps.events.normal(
-        pass.trench,
-        'CreatedSecret',
-        'Create',
-        `Generated Secret ${secret.metadata?.name}`,
-        pass.signal,
-      );
-    } catch (error) {
-      // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
-      if (!isConflict(error)) throw error;
-    }
+  const missing = generatedSecrets(pass.trench, deps.password).filter(
+    (secret) => !live(deps, refOf(secret)),
+  );
+  const created: string[] = [];
+  await Promise.all(
+    missing.map(async (secret) => {
+      try {
+        await deps.client.create(secret, { signal: pass.signal });
+        created.push(secret.metadata!.name!);
+        deps.log.info('Created Secret', {
+          secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
+        });
+      } catch (error) {
+        // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
+        if (!isConflict(error)) throw error;
+      }
+    }),
+  );
+  // One event for all of them: events are API writes too.
+  if (created.length > 0) {
+    void deps.events.normal(
+      pass.trench,
+      'CreatedSecret',
+      'Create',
+      `Generated Secret ${created.join(', ')}`,
+      pass.signal,
+    );
   }
   return 'continue';
 };
@@ -105,6 +126,7 @@ const applyChildren: Step = async (deps, pass) => {
     pass.desired.map((m) =>
       applyIfNeeded(deps.client, m as KubeObject, live(deps, refOf(m as KubeObject)), {
         signal: pass.signal,
+        hashed: true,
       }),
     ),
   );
@@ -137,13 +159,17 @@ const pruneChildren: Step = async (deps, pass) => {
   );
   for (const obj of doomed) {
     const ref = refOf(obj);
-    await deps.client
+    // Already gone (404) or replaced by another object of the name (uid precondition, 409):
+    // nothing was deleted, so nothing to report.
+    const deleted = await deps.client
       .delete(ref, { uid: obj.metadata!.uid!, signal: pass.signal })
       .catch((e: unknown) => {
         if (!isConflict(e)) throw e;
+        return false;
       });
+    if (!deleted) continue;
     deps.log.info(`Pruned ${ref.kind}`, { name: ref.name, namespace: ref.namespace });
-    await deps.events.normal(
+    void deps.events.normal(
       pass.trench,
       'Pruned',
       'Delete',
@@ -195,7 +221,10 @@ export async function reconcileTrench(
   const { namespace, name } = splitKey(key);
   const trench = deps.trenches.get(name, namespace);
   // Gone: the garbage collector removes the children through their ownerReferences.
-  if (!trench || trench.metadata.deletionTimestamp || !trench.metadata.uid) return undefined;
+  if (!trench || trench.metadata.deletionTimestamp || !trench.metadata.uid) {
+    deps.renders?.delete(key);
+    return undefined;
+  }
   const pass: Pass = { trench, signal: ctx.signal, desired: [], applied: new Map() };
   for (const step of STEPS) {
     if ((await step(deps, pass)) === 'stop') break;
@@ -223,7 +252,7 @@ export async function reconcileTrench(
   );
   if (!wasReady && status.phase === 'Ready') {
     deps.log.info('Converged Trench', { trench: key });
-    await deps.events.normal(trench, 'Ready', 'Reconcile', 'Every workload is ready', ctx.signal);
+    void deps.events.normal(trench, 'Ready', 'Reconcile', 'Every workload is ready', ctx.signal);
   }
   // A failed apply is retried with backoff by the controller; the status above says why.
   if (pass.applyError)

@@ -10,6 +10,7 @@ import type { ControllerSpec } from '../runtime/manager.js';
 import type { KubeObject } from '../runtime/types.js';
 import { OWNED_KINDS, OWNED_SELECTOR, PROMETHEUS_OPERATOR_KINDS, TRENCH } from './kinds.js';
 import { kindKey, reconcileTrench, type TrenchDeps } from './reconcile.js';
+import { RenderCache } from './render-cache.js';
 
 export interface TrenchControllerOptions {
   readonly client: KubeClient;
@@ -51,6 +52,7 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     owned,
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
+    renders: new RenderCache(),
     ...(o.render ? { render: o.render } : {}),
   };
   const primary = trenches as unknown as Informer<KubeObject>;
