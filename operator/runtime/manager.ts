@@ -36,6 +36,12 @@ export interface ControllerSpec {
   /** Owner kind for `owned` (group and kind are compared). Default: the primary's. */
   readonly owner?: { readonly apiVersion: string; readonly kind: string };
   readonly reconcile: Reconciler;
+  /**
+   * Owned-object events queue the owner this much later, the earliest pending deadline winning:
+   * a workload's status changes in bursts (observed, updated, ready, available), and one
+   * reconcile after the burst writes one status instead of one per step. Default 0: at once.
+   */
+  readonly ownedEventDelayMs?: number;
   /** Default 4. */
   readonly workers?: number;
   readonly rateLimits?: RateLimiterOptions;
@@ -79,10 +85,11 @@ export class Manager {
       const own: Handler<KubeObject> = (obj) => enqueue(objectKey(obj));
       spec.primary.onChange(own);
       const owner = spec.owner ?? { apiVersion: spec.primary.apiVersion, kind: spec.primary.kind };
+      const delay = spec.ownedEventDelayMs ?? 0;
       for (const inf of spec.owned ?? []) {
         inf.onChange((obj) => {
           const key = ownerKeyOf(obj, owner);
-          if (key !== undefined) enqueue(key);
+          if (key !== undefined) this.queues.get(spec.name)?.addAfter(key, delay);
         });
       }
     }

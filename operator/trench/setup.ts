@@ -10,7 +10,6 @@ import type { ControllerSpec } from '../runtime/manager.js';
 import type { KubeObject } from '../runtime/types.js';
 import { OWNED_KINDS, OWNED_SELECTOR, PROMETHEUS_OPERATOR_KINDS, TRENCH } from './kinds.js';
 import { kindKey, reconcileTrench, type TrenchDeps } from './reconcile.js';
-import { RenderCache } from './render-cache.js';
 
 export interface TrenchControllerOptions {
   readonly client: KubeClient;
@@ -52,7 +51,6 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     owned,
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
-    renders: new RenderCache(),
     ...(o.render ? { render: o.render } : {}),
   };
   const primary = trenches as unknown as Informer<KubeObject>;
@@ -64,6 +62,9 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
       primary,
       owned: [...owned.values()],
       reconcile: (key, ctx) => reconcileTrench(deps, key, ctx),
+      // A second: children's status bursts become one reconcile and one status write, and a
+      // child deleted or edited by hand is still put back within about a second.
+      ownedEventDelayMs: 1000,
       ...(o.workers ? { workers: o.workers } : {}),
     },
   };
