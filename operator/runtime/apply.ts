@@ -221,15 +221,14 @@ export interface ApplyResult<T> {
 /**
  * Adds the applied-hash annotation to `desired` and server-side applies it under field manager
  * `trench-operator` with force, unless `live` (from an informer cache) already matches.
- * `hashed: true` says `desired` already went through withAppliedHash (a cached render).
  */
 export async function applyIfNeeded<T extends KubeObject>(
   client: KubeClient,
   desired: T,
   live: T | undefined,
-  options: { signal?: AbortSignal; fieldManager?: string; hashed?: boolean } = {},
+  options: { signal?: AbortSignal; fieldManager?: string } = {},
 ): Promise<ApplyResult<T>> {
-  const withHash = options.hashed ? desired : withAppliedHash(desired);
+  const withHash = withAppliedHash(desired);
   const reason = needsApply(withHash, live);
   if (reason === undefined && live) return { object: live, applied: false };
   const object = await client.apply(withHash, {

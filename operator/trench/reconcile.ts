@@ -4,7 +4,7 @@
 // round trip per event would lengthen every pass that has one.
 import type { Trench } from '../../charts/api/trench.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
-import { applyIfNeeded, planPrune, withAppliedHash } from '../runtime/apply.js';
+import { applyIfNeeded, planPrune } from '../runtime/apply.js';
 import { isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
@@ -55,8 +55,8 @@ function live(deps: TrenchDeps, ref: Ref) {
 const appliedKey = (ref: Ref) => `${kindKey(ref)}/${ref.namespace}/${ref.name}`;
 
 /**
- * The desired children, each carrying its applied-hash. Rendered on every pass (7 ms mean): a
- * cache per generation saved that CPU but held 30 KiB per Trench, a fifth of the live heap.
+ * The desired children. Rendered on every pass (7 ms mean): a cache per generation saved that
+ * CPU but held 30 KiB per Trench, a fifth of the live heap.
  */
 const render: Step = async (deps, pass) => {
   const { metadata, spec } = pass.trench;
@@ -67,7 +67,7 @@ const render: Step = async (deps, pass) => {
         spec,
       },
       deps.render,
-    ).map((m) => withAppliedHash(m as KubeObject));
+    ) as KubeObject[];
     return 'continue';
   } catch (error) {
     if (!(error instanceof InvalidTrenchError)) throw error;
@@ -119,7 +119,6 @@ const applyChildren: Step = async (deps, pass) => {
     pass.desired.map((m) =>
       applyIfNeeded(deps.client, m, live(deps, refOf(m)), {
         signal: pass.signal,
-        hashed: true,
       }),
     ),
   );

@@ -168,23 +168,26 @@ describe('the Trench operator', () => {
       },
       () => {},
     );
-    await patchTrench({
-      spec: {
-        api: {
-          image: 'registry.example/api:1.1.0',
-          replicas: 3,
-          env: [{ name: 'FEATURE_X', value: 'on' }],
+    try {
+      await patchTrench({
+        spec: {
+          api: {
+            image: 'registry.example/api:1.1.0',
+            replicas: 3,
+            env: [{ name: 'FEATURE_X', value: 'on' }],
+          },
         },
-      },
-    });
-    await waitReady('the changed Trench to become Ready');
-    const d = await apps().readNamespacedDeployment({ name: `${NAME}-api`, namespace: ns.name });
-    expect(d.spec?.replicas).toBe(3);
-    const container = d.spec?.template.spec?.containers[0];
-    expect(container?.image).toBe('registry.example/api:1.1.0');
-    expect(container?.env).toEqual(expect.arrayContaining([{ name: 'FEATURE_X', value: 'on' }]));
-    expect((await getTrench()).status?.api?.summary).toBe('3/3');
-    watch.abort();
+      });
+      await waitReady('the changed Trench to become Ready');
+      const d = await apps().readNamespacedDeployment({ name: `${NAME}-api`, namespace: ns.name });
+      expect(d.spec?.replicas).toBe(3);
+      const container = d.spec?.template.spec?.containers[0];
+      expect(container?.image).toBe('registry.example/api:1.1.0');
+      expect(container?.env).toEqual(expect.arrayContaining([{ name: 'FEATURE_X', value: 'on' }]));
+      expect((await getTrench()).status?.api?.summary).toBe('3/3');
+    } finally {
+      watch.abort();
+    }
     const atNew = seen.filter((e) => e.observed !== undefined && e.observed === e.generation);
     const firstReady = atNew.findIndex((e) => e.ready === 'True');
     expect(firstReady, JSON.stringify(seen)).toBeGreaterThanOrEqual(0);

@@ -226,9 +226,9 @@ describe('processes', () => {
 
   it('down stops the add-ons and clears a state that a crash left unreadable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trench-down-'));
+    mkdirSync(addonDir(dir));
+    const addon = startProcess('operator', '/bin/sleep', ['60'], join(dir, 'log'));
     try {
-      mkdirSync(addonDir(dir));
-      const addon = startProcess('operator', '/bin/sleep', ['60'], join(dir, 'log'));
       writeJsonAtomic(join(addonDir(dir), 'operator.json'), addon);
       writeFileSync(join(addonDir(dir), 'half.json'), '{"pid": 12');
       writeFileSync(join(dir, 'state.json'), '{"version": 1, "proc');
@@ -239,6 +239,7 @@ describe('processes', () => {
       expect(lines).toContain(`Stopped operator (pid ${addon.pid})`);
       expect(lines.filter((l) => l.startsWith('Ignored '))).toHaveLength(2);
     } finally {
+      await stopProcess(addon); // when an assertion above failed before down() ran
       rmSync(dir, { recursive: true, force: true });
     }
   });
