@@ -5,7 +5,6 @@ import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { trenchCrds } from './api/crds.js';
-import { GROUP } from './api/trench.js';
 import {
   check,
   checkImage,
@@ -25,6 +24,9 @@ import { DEFAULT_PROMETHEUS_PEER } from './constructs/network.js';
 import { operatorRuleGroup } from './lib/alerts.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
+import { operatorClusterRules } from './operator-kinds.js';
+
+export { operatorClusterRules };
 
 export const OPERATOR_NAME = 'trench-operator';
 export const OPERATOR_PORT = 8080;
@@ -59,57 +61,6 @@ export interface OperatorChartProps {
   readonly crds?: boolean;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
-}
-
-interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-}
-
-const READ = ['get', 'list', 'watch'];
-const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
-
-/**
- * Exactly the kinds the operator reads or writes: the three CRDs (and their status), every
- * kind TrenchChart renders, the Secrets it generates, the Jobs it runs for backups and
- * migrations, pods it reads for status, and events.
- */
-export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] {
-  const rules: PolicyRule[] = [
-    // It never creates or deletes a Trench or a TrenchRestore: people and GitOps do.
-    { apiGroups: [GROUP], resources: ['trenches', 'trenchrestores'], verbs: [...READ, 'patch'] },
-    // Scheduled backups are TrenchBackups it creates, and retention deletes.
-    { apiGroups: [GROUP], resources: ['trenchbackups'], verbs: OWN },
-    {
-      apiGroups: [GROUP],
-      resources: ['trenches/status', 'trenchbackups/status', 'trenchrestores/status'],
-      verbs: ['get', 'update', 'patch'],
-    },
-    // ownerReferences with blockOwnerDeletion need update on the owner's finalizers.
-    { apiGroups: [GROUP], resources: ['trenches/finalizers'], verbs: ['update'] },
-    {
-      apiGroups: [''],
-      resources: ['services', 'configmaps', 'persistentvolumeclaims'],
-      verbs: OWN,
-    },
-    // Generated Secrets are created once and never changed or deleted by the operator.
-    { apiGroups: [''], resources: ['secrets'], verbs: [...READ, 'create'] },
-    { apiGroups: [''], resources: ['pods'], verbs: READ },
-    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: OWN },
-    { apiGroups: ['batch'], resources: ['jobs'], verbs: OWN },
-    { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWN },
-    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },
-    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-  ];
-  if (prometheusOperator) {
-    rules.push({
-      apiGroups: ['monitoring.coreos.com'],
-      resources: ['servicemonitors', 'podmonitors', 'prometheusrules'],
-      verbs: OWN,
-    });
-  }
-  return rules;
 }
 
 export class OperatorChart extends Chart {

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_PEER, DEFAULT_PROMETHEUS_PEER } from '../charts/constructs/network.js';
+import { SharedInformers } from './runtime/cache.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
@@ -76,8 +77,15 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
 export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   const log = createLogger({ level: config.logLevel });
   const client = new KubeClient(kc);
+  // One informer per kind for every controller of this process.
+  const informers = new SharedInformers({
+    client,
+    log,
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+  });
   const trench = trenchController({
     client,
+    informers,
     log,
     workers: config.workers,
     render: {
@@ -86,12 +94,11 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
       prometheus: { ...DEFAULT_PROMETHEUS_PEER, namespace: config.prometheusNamespace },
       operator: { ...DEFAULT_OPERATOR_PEER, namespace: config.operatorNamespace },
     },
-    ...(config.namespace ? { namespace: config.namespace } : {}),
   });
   const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
   const manager = new Manager({
     client,
-    informers: trench.informers,
+    informers: informers.all(),
     controllers: [trench.spec],
     leaderElection: config.leaderElection
       ? { namespace: config.leaseNamespace, name: 'trench-operator', identity }

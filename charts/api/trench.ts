@@ -390,6 +390,17 @@ export const ConditionsSchema = Type.Array(Condition, {
   'x-kubernetes-list-map-keys': ['type'],
 });
 
+const DataVolume = Type.Object({
+  claim: Type.String({ description: 'PersistentVolumeClaim name.' }),
+  uid: Type.String({ description: 'UID of the claim that holds the data.' }),
+  replacedBy: Type.Optional(
+    Type.String({
+      description:
+        'UID of the claim found in its place: the data is not on it. Cleared when acknowledged.',
+    }),
+  ),
+});
+
 export const TrenchStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ format: 'int64' })),
   phase: Type.Optional(
@@ -424,6 +435,18 @@ export const TrenchStatusSchema = Type.Object({
       canaryRevision: Type.Optional(Type.String()),
       message: Type.Optional(Type.String()),
     }),
+  ),
+  volumes: Type.Optional(
+    Type.Object(
+      {
+        postgres: Type.Optional(DataVolume),
+        redis: Type.Optional(DataVolume),
+      },
+      {
+        description:
+          'The data claims of managed Postgres and Redis as first seen, so that a claim replaced by an empty one is noticed.',
+      },
+    ),
   ),
   backup: Type.Optional(
     Type.Object({

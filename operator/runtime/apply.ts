@@ -12,10 +12,10 @@
 
 import { createHash } from 'node:crypto';
 import type { KubeClient } from './client.js';
-import { FIELD_MANAGER } from './client.js';
+import { FIELD_MANAGER, isConflict } from './client.js';
 import { quantitiesEqual } from './quantity.js';
 import type { KubeObject, ObjectRef } from './types.js';
-import { controllerOf, identityKey, refOf } from './types.js';
+import { controllerOf, groupOf, identityKey, refOf } from './types.js';
 
 export const APPLIED_HASH_ANNOTATION = 'playtrenches.xyz/applied-hash';
 
@@ -239,14 +239,20 @@ export async function applyIfNeeded<T extends KubeObject>(
   return reason === undefined ? { object, applied: true } : { object, applied: true, reason };
 }
 
+/** `group/Kind`: the key of a kind in a prunable set, whatever its version. */
+export const kindOf = (o: { readonly apiVersion: string; readonly kind: string }) =>
+  `${groupOf(o.apiVersion)}/${o.kind}`;
+
 /**
- * The objects to delete: controlled by `ownerUid` (controller ownerReference) and not among
- * `desired`. Anything not controlled by that owner is never returned, whatever its labels say.
+ * The objects to delete: of a kind in `prunable`, controlled by `ownerUid` (controller
+ * ownerReference) and not among `desired`. Anything else is never returned, whatever its labels
+ * say: a kind the operator does not know it owns is not its to delete.
  */
 export function planPrune<T extends KubeObject>(
   desired: readonly ObjectRef[],
   existing: readonly T[],
   ownerUid: string,
+  prunable: ReadonlySet<string>,
 ): T[] {
   if (!ownerUid) return [];
   const want = new Set(desired.map(identityKey));
@@ -254,22 +260,25 @@ export function planPrune<T extends KubeObject>(
     if (controllerOf(obj)?.uid !== ownerUid) return false;
     if (obj.metadata?.deletionTimestamp) return false; // already going
     if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) return false;
+    if (!prunable.has(kindOf({ apiVersion: obj.apiVersion, kind: obj.kind }))) return false;
     return !want.has(identityKey(refOf(obj)));
   });
 }
 
 /**
- * Deletes what planPrune returns. Each delete carries a UID precondition, so an object that
- * was deleted and recreated by someone else in the meantime is left alone.
+ * Deletes what planPrune returns and returns what was really deleted. Each delete carries a
+ * UID precondition, so an object that was deleted and recreated by someone else in the
+ * meantime is left alone (409), and one already gone (404) is not reported.
  */
 export async function prune<T extends KubeObject>(
   client: KubeClient,
   desired: readonly ObjectRef[],
   existing: readonly T[],
   ownerUid: string,
+  prunable: ReadonlySet<string>,
   options: { signal?: AbortSignal } = {},
 ): Promise<T[]> {
-  const doomed = planPrune(desired, existing, ownerUid);
+  const doomed = planPrune(desired, existing, ownerUid, prunable);
   const deleted: T[] = [];
   for (const obj of doomed) {
     const gone = await client
@@ -278,31 +287,10 @@ export async function prune<T extends KubeObject>(
         ...(options.signal ? { signal: options.signal } : {}),
       })
       .catch((e: unknown) => {
-        // 409: UID precondition failed, i.e. not the object we meant; nothing to do.
-        if ((e as { statusCode?: number }).statusCode === 409) return false;
-        throw e;
+        if (!isConflict(e)) throw e;
+        return false;
       });
     if (gone) deleted.push(obj);
   }
   return deleted;
-}
-
-/** Lists objects of the given kinds carrying `labelSelector` in `namespace` (without a cache). */
-export async function listChildren(
-  client: KubeClient,
-  kinds: readonly { apiVersion: string; kind: string }[],
-  namespace: string,
-  labelSelector: string,
-  signal?: AbortSignal,
-): Promise<KubeObject[]> {
-  const lists = await Promise.all(
-    kinds.map((k) =>
-      client.list(k.apiVersion, k.kind, {
-        namespace,
-        labelSelector,
-        ...(signal ? { signal } : {}),
-      }),
-    ),
-  );
-  return lists.flatMap((l) => l.items);
 }

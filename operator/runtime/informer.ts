@@ -23,7 +23,6 @@ import type { Logger } from './log.js';
 import { nullLogger } from './log.js';
 import type { KubeObject } from './types.js';
 import { controllerOf, groupOf, objectKey } from './types.js';
-import type { WorkQueue } from './workqueue.js';
 
 export type Handler<T> = (obj: T) => void;
 
@@ -313,22 +312,6 @@ export function ownerKeyOf(
   // Namespaced owners of namespaced children share the namespace (owner references cannot
   // cross namespaces).
   return ns ? `${ns}/${ref.name}` : ref.name;
-}
-
-/** Handler for the primary kind: enqueue the object's own key. */
-export function enqueueObject(queue: WorkQueue): Handler<KubeObject> {
-  return (obj) => queue.add(objectKey(obj));
-}
-
-/** Handler for owned kinds: enqueue the controller owner's key when it is of `owner`'s kind. */
-export function enqueueOwner(
-  queue: WorkQueue,
-  owner: { readonly apiVersion: string; readonly kind: string },
-): Handler<KubeObject> {
-  return (obj) => {
-    const key = ownerKeyOf(obj, owner);
-    if (key !== undefined) queue.add(key);
-  };
 }
 
 /** Resolves true when every informer has synced; false on abort or timeout. */

@@ -10,7 +10,7 @@
 import type { KubeClient } from './client.js';
 import type { ReconcileResult, Reconciler } from './controller.js';
 import { Controller } from './controller.js';
-import type { Handler, Informer } from './informer.js';
+import type { Informer } from './informer.js';
 import { ownerKeyOf, waitForCacheSync } from './informer.js';
 import { LeaderElector } from './leader.js';
 import type { Logger } from './log.js';
@@ -26,30 +26,54 @@ import { objectKey } from './types.js';
 import type { RateLimiterOptions } from './workqueue.js';
 import { WorkQueue } from './workqueue.js';
 
-export interface ControllerSpec {
-  /** For logs, e.g. 'trench'. */
-  readonly name: string;
-  /** Informer of the reconciled kind: its events queue the object's own key. */
-  readonly primary: Informer<KubeObject>;
-  /** Informers of owned kinds: their events queue the controller owner's key. */
-  readonly owned?: readonly Informer<KubeObject>[];
-  /** Owner kind for `owned` (group and kind are compared). Default: the primary's. */
-  readonly owner?: { readonly apiVersion: string; readonly kind: string };
-  readonly reconcile: Reconciler;
+/**
+ * A source of keys for a controller: every change of an object in `informer` queues the keys
+ * `keys` maps it to. This is how a child routes to its Trench through its ownerReference, and
+ * how an object that only names its Trench (a TrenchRestore's spec.trench, a data claim's
+ * instance label) routes to it.
+ */
+export interface WatchSpec {
+  readonly informer: Informer<KubeObject>;
+  readonly keys: (obj: KubeObject) => readonly string[];
   /**
-   * Owned-object events queue the owner this much later, the earliest pending deadline winning:
-   * a workload's status changes in bursts (observed, updated, ready, available), and one
-   * reconcile after the burst writes one status instead of one per step. Default 0: at once.
+   * Queue the keys this much later, the earliest pending deadline winning: a workload's status
+   * changes in bursts (observed, updated, ready, available), and one reconcile after the burst
+   * writes one status instead of one per step. Default 0: at once.
    */
-  readonly ownedEventDelayMs?: number;
+  readonly delayMs?: number;
+}
+
+export interface ControllerSpec {
+  /** For logs and queue metrics, e.g. 'trench'. */
+  readonly name: string;
+  /** Informer of the reconciled kind: its events queue the object's own key, and every object
+   * it holds is queued at the start of a leadership term. */
+  readonly primary: Informer<KubeObject>;
+  /** Further sources of keys. */
+  readonly watches?: readonly WatchSpec[];
+  readonly reconcile: Reconciler;
   /** Default 4. */
   readonly workers?: number;
   readonly rateLimits?: RateLimiterOptions;
 }
 
+/** Maps a child to its controller owner's key when that owner is of `owner`'s group and kind. */
+export function byControllerOwner(owner: {
+  readonly apiVersion: string;
+  readonly kind: string;
+}): (obj: KubeObject) => readonly string[] {
+  return (obj) => {
+    const key = ownerKeyOf(obj, owner);
+    return key === undefined ? [] : [key];
+  };
+}
+
 export interface ManagerOptions {
   readonly client: KubeClient;
-  /** Every informer to run (primary and owned ones, plus any read-only caches). */
+  /**
+   * Every informer to run: the shared cache's, one per kind (SharedInformers.all()). Each
+   * controller's primary and watched informers must be among them.
+   */
   readonly informers: readonly Informer<KubeObject>[];
   readonly controllers: readonly ControllerSpec[];
   /** false: lead from the start (one replica, local runs). */
@@ -80,16 +104,24 @@ export class Manager {
     this.log = options.log ?? nullLogger;
     this.metrics = options.metrics ?? createMetrics();
     for (const spec of options.controllers) {
+      for (const inf of [spec.primary, ...(spec.watches ?? []).map((w) => w.informer)]) {
+        if (!options.informers.includes(inf)) {
+          throw new Error(
+            `Controller ${spec.name} watches ${inf.kind}, whose informer the Manager does not run`,
+          );
+        }
+      }
       // Handlers are registered once; they feed whichever queue the current term has.
-      const enqueue = (key: string) => this.queues.get(spec.name)?.add(key);
-      const own: Handler<KubeObject> = (obj) => enqueue(objectKey(obj));
-      spec.primary.onChange(own);
-      const owner = spec.owner ?? { apiVersion: spec.primary.apiVersion, kind: spec.primary.kind };
-      const delay = spec.ownedEventDelayMs ?? 0;
-      for (const inf of spec.owned ?? []) {
-        inf.onChange((obj) => {
-          const key = ownerKeyOf(obj, owner);
-          if (key !== undefined) this.queues.get(spec.name)?.addAfter(key, delay);
+      spec.primary.onChange((obj) => this.queues.get(spec.name)?.add(objectKey(obj)));
+      for (const w of spec.watches ?? []) {
+        const delay = w.delayMs ?? 0;
+        w.informer.onChange((obj) => {
+          const queue = this.queues.get(spec.name);
+          if (!queue) return;
+          for (const key of w.keys(obj)) {
+            if (delay > 0) queue.addAfter(key, delay);
+            else queue.add(key);
+          }
         });
       }
     }

@@ -1,25 +1,38 @@
-// The Trench reconcile: a fixed list of small idempotent steps sharing one context. It reads
-// the Trench and its children from the informer caches, so a converged Trench costs no request.
-// Events are sent without waiting: they are best effort (the recorder logs a failure), and a
-// round trip per event would lengthen every pass that has one.
+// The Trench reconcile: a fixed list of small idempotent steps sharing one pass. Each step may
+// stop the work steps (the status steps still run), contribute a part of the status, and ask
+// for the Trench back after some time (a pause's end, the next backup slot): the pass returns
+// the earliest such time, so nothing polls and nothing sleeps.
+// It reads the Trench and its children from the informer caches, so a converged Trench costs
+// no request. Events are sent without waiting: they are best effort (the recorder logs a
+// failure), and a round trip per event would lengthen every pass that has one.
 import type { Trench } from '../../charts/api/trench.js';
+import { LABEL_COMPONENT } from '../../charts/constructs/common.js';
+import { operatorKinds } from '../../charts/operator-kinds.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
-import { applyIfNeeded, planPrune } from '../runtime/apply.js';
+import { applyIfNeeded, kindOf, prune } from '../runtime/apply.js';
 import { isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/log.js';
 import { writeStatus } from '../runtime/status.js';
-import { type KubeObject, refOf, splitKey } from '../runtime/types.js';
+import { type KubeObject, type ObjectRef, refOf, splitKey } from '../runtime/types.js';
 import { generatedSecrets } from './credentials.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from './kinds.js';
-import { boundedWorkerReplicas, computeStatus, type Workload } from './status.js';
+import {
+  boundedWorkerReplicas,
+  mergeStatus,
+  type StackPart,
+  type StatusPart,
+  stackStatus,
+  type Workload,
+} from './status.js';
+import { acceptVolumeAnnotation, checkVolume, type DataComponent } from './volumes.js';
 
 export interface TrenchDeps {
   readonly client: KubeClient;
   readonly trenches: Informer<Trench & KubeObject>;
-  /** One informer per owned kind, keyed `apiVersion/kind` as in kindKey(). */
+  /** The shared informer of each kind the operator owns, keyed `apiVersion/kind` (kindKey). */
   readonly owned: ReadonlyMap<string, Informer<KubeObject>>;
   readonly events: EventRecorder;
   readonly log: Logger;
@@ -30,9 +43,11 @@ export interface TrenchDeps {
 
 export const kindKey = (o: { apiVersion?: string; kind?: string }) => `${o.apiVersion}/${o.kind}`;
 
-interface Pass {
+export interface Pass {
+  readonly key: string;
   readonly trench: Trench & KubeObject;
   readonly signal: AbortSignal;
+  readonly now: number;
   desired: KubeObject[];
   /**
    * What this pass's applies returned, by `kindKey/namespace/name`. Fresher than the cache,
@@ -42,9 +57,25 @@ interface Pass {
   readonly applied: Map<string, KubeObject>;
   invalid?: string;
   applyError?: string;
+  /** The stack's part of the status, set by reportStack. */
+  stack?: StackPart;
+  /** The other capabilities' parts, in step order. */
+  readonly parts: StatusPart[];
 }
 
-type Step = (deps: TrenchDeps, pass: Pass) => Promise<'continue' | 'stop'>;
+export interface StepResult {
+  /** Skip the remaining work steps; the status steps still run. */
+  readonly stop?: boolean;
+  /** Reconcile this Trench again after this long; the pass returns the earliest. */
+  readonly requeueAfterMs?: number;
+}
+
+export interface Step {
+  readonly name: string;
+  readonly run: (deps: TrenchDeps, pass: Pass) => Promise<StepResult | undefined>;
+  /** Runs even after a step stopped the pass: the status steps. */
+  readonly always?: boolean;
+}
 
 type Ref = { apiVersion: string; kind: string; name: string; namespace?: string };
 
@@ -54,197 +85,322 @@ function live(deps: TrenchDeps, ref: Ref) {
 
 const appliedKey = (ref: Ref) => `${kindKey(ref)}/${ref.namespace}/${ref.name}`;
 
+const componentOf = (m: KubeObject) => m.metadata?.labels?.[LABEL_COMPONENT];
+
 /**
  * The desired children. Rendered on every pass (7 ms mean): a cache per generation saved that
  * CPU but held 30 KiB per Trench, a fifth of the live heap.
  */
-const render: Step = async (deps, pass) => {
-  const { metadata, spec } = pass.trench;
-  try {
-    pass.desired = renderTrench(
-      {
-        metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid! },
-        spec,
-      },
-      deps.render,
-    ) as KubeObject[];
-    return 'continue';
-  } catch (error) {
-    if (!(error instanceof InvalidTrenchError)) throw error;
-    pass.invalid = error.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-    deps.log.warn('Refused invalid Trench', {
-      trench: `${metadata.namespace}/${metadata.name}`,
-      problems: pass.invalid,
-    });
-    void deps.events.warning(pass.trench, 'InvalidSpec', 'Render', pass.invalid, pass.signal);
-    return 'stop';
-  }
+const render: Step = {
+  name: 'render',
+  run: async (deps, pass) => {
+    const { metadata, spec } = pass.trench;
+    try {
+      pass.desired = renderTrench(
+        {
+          metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid! },
+          spec,
+        },
+        deps.render,
+      ) as KubeObject[];
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof InvalidTrenchError)) throw error;
+      pass.invalid = error.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      deps.log.warn('Refused invalid Trench', { trench: pass.key, problems: pass.invalid });
+      void deps.events.warning(pass.trench, 'InvalidSpec', 'Render', pass.invalid, pass.signal);
+      return { stop: true };
+    }
+  },
 };
 
 /** Creates the generated Secrets that do not exist; never updates one. */
-const ensureCredentials: Step = async (deps, pass) => {
-  const missing = generatedSecrets(pass.trench, deps.password).filter(
-    (secret) => !live(deps, refOf(secret)),
-  );
-  const created: string[] = [];
-  await Promise.all(
-    missing.map(async (secret) => {
-      try {
-        await deps.client.create(secret, { signal: pass.signal });
-        created.push(secret.metadata!.name!);
-        deps.log.info('Created Secret', {
-          secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
-        });
-      } catch (error) {
-        // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
-        if (!isConflict(error)) throw error;
-      }
-    }),
-  );
-  // One event for all of them: events are API writes too.
-  if (created.length > 0) {
-    void deps.events.normal(
-      pass.trench,
-      'CreatedSecret',
-      'Create',
-      `Generated Secret ${created.join(', ')}`,
-      pass.signal,
+const ensureCredentials: Step = {
+  name: 'credentials',
+  run: async (deps, pass) => {
+    const missing = generatedSecrets(pass.trench, deps.password).filter(
+      (secret) => !live(deps, refOf(secret)),
     );
-  }
-  return 'continue';
-};
-
-const applyChildren: Step = async (deps, pass) => {
-  const results = await Promise.allSettled(
-    pass.desired.map((m) =>
-      applyIfNeeded(deps.client, m, live(deps, refOf(m)), {
-        signal: pass.signal,
+    const created: string[] = [];
+    await Promise.all(
+      missing.map(async (secret) => {
+        try {
+          await deps.client.create(secret, { signal: pass.signal });
+          created.push(secret.metadata!.name!);
+          deps.log.info('Created Secret', {
+            secret: `${secret.metadata?.namespace}/${secret.metadata?.name}`,
+          });
+        } catch (error) {
+          // Already there (the cache lagged, or it outlived an earlier Trench): keep its value.
+          if (!isConflict(error)) throw error;
+        }
       }),
-    ),
-  );
-  const failures: string[] = [];
-  results.forEach((r, i) => {
-    const ref = refOf(pass.desired[i]!);
-    if (r.status === 'rejected')
-      failures.push(`${ref.kind} ${ref.name}: ${(r.reason as Error).message}`);
-    else if (r.value.applied) {
-      pass.applied.set(appliedKey(ref), r.value.object);
-      deps.log.info(`Applied ${ref.kind}`, {
-        name: ref.name,
-        namespace: ref.namespace,
-        reason: r.value.reason,
-      });
+    );
+    // One event for all of them: events are API writes too.
+    if (created.length > 0) {
+      void deps.events.normal(
+        pass.trench,
+        'CreatedSecret',
+        'Create',
+        `Generated Secret ${created.join(', ')}`,
+        pass.signal,
+      );
     }
-  });
-  if (failures.length > 0) pass.applyError = failures.join('; ');
-  return 'continue';
+    return undefined;
+  },
 };
 
-const pruneChildren: Step = async (deps, pass) => {
-  if (pass.applyError) return 'continue'; // never delete on a pass that could not apply
-  const uid = pass.trench.metadata.uid!;
-  const existing = [...deps.owned.values()].flatMap((inf) => inf.listByOwner(uid));
-  const doomed = planPrune(
-    pass.desired.map((m) => refOf(m)),
-    existing,
-    uid,
-  );
-  for (const obj of doomed) {
-    const ref = refOf(obj);
-    // Already gone (404) or replaced by another object of the name (uid precondition, 409):
-    // nothing was deleted, so nothing to report.
-    const deleted = await deps.client
-      .delete(ref, { uid: obj.metadata!.uid!, signal: pass.signal })
-      .catch((e: unknown) => {
-        if (!isConflict(e)) throw e;
-        return false;
-      });
-    if (!deleted) continue;
-    deps.log.info(`Pruned ${ref.kind}`, { name: ref.name, namespace: ref.namespace });
-    void deps.events.normal(
-      pass.trench,
-      'Pruned',
-      'Delete',
-      `Deleted ${ref.kind} ${ref.name}, no longer desired`,
-      pass.signal,
+const applyChildren: Step = {
+  name: 'apply',
+  run: async (deps, pass) => {
+    const results = await Promise.allSettled(
+      pass.desired.map((m) =>
+        applyIfNeeded(deps.client, m, live(deps, refOf(m)), { signal: pass.signal }),
+      ),
     );
-  }
-  return 'continue';
+    const failures: string[] = [];
+    results.forEach((r, i) => {
+      const ref = refOf(pass.desired[i]!);
+      if (r.status === 'rejected')
+        failures.push(`${ref.kind} ${ref.name}: ${(r.reason as Error).message}`);
+      else if (r.value.applied) {
+        pass.applied.set(appliedKey(ref), r.value.object);
+        deps.log.info(`Applied ${ref.kind}`, {
+          name: ref.name,
+          namespace: ref.namespace,
+          reason: r.value.reason,
+        });
+      }
+    });
+    if (failures.length > 0) {
+      pass.applyError = failures.join('; ');
+      void deps.events.warning(pass.trench, 'ApplyFailed', 'Apply', pass.applyError, pass.signal);
+    }
+    return undefined;
+  },
+};
+
+const pruneChildren: Step = {
+  name: 'prune',
+  run: async (deps, pass) => {
+    if (pass.applyError) return undefined; // never delete on a pass that could not apply
+    const uid = pass.trench.metadata.uid!;
+    const prunable = new Set(
+      operatorKinds(deps.render?.prometheusOperator ?? false)
+        .filter((k) => k.role === 'rendered')
+        .map(kindOf),
+    );
+    const existing = [...deps.owned.values()].flatMap((inf) => inf.listByOwner(uid));
+    const desired: ObjectRef[] = pass.desired.map((m) => refOf(m));
+    const deleted = await prune(deps.client, desired, existing, uid, prunable, {
+      signal: pass.signal,
+    });
+    for (const obj of deleted) {
+      const ref = refOf(obj);
+      deps.log.info(`Pruned ${ref.kind}`, { name: ref.name, namespace: ref.namespace });
+      void deps.events.normal(
+        pass.trench,
+        'Pruned',
+        'Delete',
+        `Deleted ${ref.kind} ${ref.name}, no longer desired`,
+        pass.signal,
+      );
+    }
+    return undefined;
+  },
 };
 
 /** Holds the worker replica count within the scaling bounds (the manifests leave it out). */
-const boundWorkers: Step = async (deps, pass) => {
-  const worker = pass.desired.find(
-    (m) =>
-      m.kind === 'Deployment' && m.metadata?.labels?.['app.kubernetes.io/component'] === 'worker',
-  );
-  const scaling = pass.trench.spec.worker?.scaling;
-  if (!worker || !scaling || pass.applyError) return 'continue';
-  const current = live(deps, refOf(worker)) as Workload | undefined;
-  if (!current) return 'continue';
-  const want = boundedWorkerReplicas(
-    current.spec?.replicas,
-    scaling.minReplicas ?? 1,
-    scaling.maxReplicas ?? 10,
-  );
-  if (current.spec?.replicas === want) return 'continue';
-  await deps.client.mergePatch(
-    refOf(current),
-    { spec: { replicas: want } },
-    { signal: pass.signal, fieldManager: SCALER_FIELD_MANAGER },
-  );
-  deps.log.info('Scaled Deployment', { name: current.metadata?.name, replicas: want });
-  return 'continue';
+const boundWorkers: Step = {
+  name: 'worker bounds',
+  run: async (deps, pass) => {
+    const worker = pass.desired.find((m) => m.kind === 'Deployment' && componentOf(m) === 'worker');
+    const scaling = pass.trench.spec.worker?.scaling;
+    if (!worker || !scaling || pass.applyError) return undefined;
+    const current = live(deps, refOf(worker)) as Workload | undefined;
+    if (!current) return undefined;
+    const want = boundedWorkerReplicas(
+      current.spec?.replicas,
+      scaling.minReplicas ?? 1,
+      scaling.maxReplicas ?? 10,
+    );
+    if (current.spec?.replicas === want) return undefined;
+    await deps.client.mergePatch(
+      refOf(current),
+      { spec: { replicas: want } },
+      { signal: pass.signal, fieldManager: SCALER_FIELD_MANAGER },
+    );
+    deps.log.info('Scaled Deployment', { name: current.metadata?.name, replicas: want });
+    return undefined;
+  },
 };
 
-const STEPS: readonly Step[] = [
+/** Remembers the data claims of managed Postgres and Redis, and says when one was replaced. */
+const checkVolumes: Step = {
+  name: 'volumes',
+  run: async (deps, pass) => {
+    const previous = pass.trench.status?.volumes;
+    const volumes: Record<string, unknown> = {};
+    const problems = [];
+    for (const component of ['postgres', 'redis'] as const satisfies DataComponent[]) {
+      const sts = pass.desired.find(
+        (m) => m.kind === 'StatefulSet' && componentOf(m) === component,
+      );
+      if (!sts) {
+        volumes[component] = undefined; // external now: nothing of ours to watch
+        continue;
+      }
+      const claim = `data-${sts.metadata!.name}-0`;
+      const pvc = live(deps, {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        name: claim,
+        namespace: pass.trench.metadata.namespace,
+      });
+      const verdict = checkVolume({
+        component,
+        trench: pass.trench.metadata,
+        claim,
+        recorded: previous?.[component],
+        live: pvc?.metadata?.uid
+          ? { uid: pvc.metadata.uid, deleting: pvc.metadata.deletionTimestamp !== undefined }
+          : undefined,
+        accepted: pass.trench.metadata.annotations?.[acceptVolumeAnnotation(component)],
+      });
+      volumes[component] = verdict.record;
+      if (verdict.problem) problems.push(verdict.problem);
+      if (verdict.problem && verdict.newlyReplaced) {
+        deps.log.warn('Detected replaced PersistentVolumeClaim', {
+          trench: pass.key,
+          claim,
+          reason: verdict.problem.reason,
+        });
+        void deps.events.warning(
+          pass.trench,
+          verdict.problem.reason,
+          'CheckVolume',
+          verdict.problem.message,
+          pass.signal,
+        );
+      }
+    }
+    const any = Object.values(volumes).some((v) => v !== undefined);
+    pass.parts.push({
+      fields: { volumes: any ? (volumes as NonNullable<Trench['status']>['volumes']) : undefined },
+      problems,
+    });
+    return undefined;
+  },
+};
+
+/** The stack's verdict: workloads from this pass's applies, else from the cache. */
+const reportStack: Step = {
+  name: 'stack status',
+  always: true,
+  run: async (deps, pass) => {
+    const refs = pass.desired
+      .filter((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')
+      .map((m) => refOf(m));
+    const workloads = refs.map(
+      (r) => (pass.applied.get(appliedKey(r)) ?? live(deps, r)) as Workload | undefined,
+    );
+    pass.stack = stackStatus({
+      trench: pass.trench,
+      workloads: workloads.filter((w): w is Workload => w !== undefined),
+      missing: refs.filter((_, i) => !workloads[i]).map((r) => `${r.kind} ${r.name}`),
+      ...(pass.invalid !== undefined ? { invalid: pass.invalid } : {}),
+      ...(pass.applyError !== undefined ? { applyError: pass.applyError } : {}),
+      now: pass.now,
+    });
+    return undefined;
+  },
+};
+
+/** One status write for the whole pass, and only when something changed. */
+const writeTrenchStatus: Step = {
+  name: 'write status',
+  always: true,
+  run: async (deps, pass) => {
+    const status = mergeStatus({
+      trench: pass.trench,
+      stack: pass.stack!,
+      parts: pass.parts,
+      now: pass.now,
+    });
+    const wasReady = pass.trench.status?.phase === 'Ready';
+    await writeStatus(
+      deps.client,
+      { ...pass.trench, apiVersion: TRENCH.apiVersion, kind: TRENCH.kind },
+      status,
+      { signal: pass.signal },
+    );
+    if (!wasReady && status.phase === 'Ready') {
+      deps.log.info('Converged Trench', { trench: pass.key });
+      void deps.events.normal(
+        pass.trench,
+        'Ready',
+        'Reconcile',
+        'Every workload is ready',
+        pass.signal,
+      );
+    }
+    return undefined;
+  },
+};
+
+export const STEPS: readonly Step[] = [
   render,
   ensureCredentials,
   applyChildren,
   pruneChildren,
   boundWorkers,
+  checkVolumes,
+  reportStack,
+  writeTrenchStatus,
 ];
+
+/** Runs `steps` in order; returns the earliest requeue any of them asked for. */
+export async function runSteps(
+  steps: readonly Step[],
+  deps: TrenchDeps,
+  pass: Pass,
+): Promise<number | undefined> {
+  let stopped = false;
+  let requeueAfterMs: number | undefined;
+  for (const step of steps) {
+    if (stopped && !step.always) continue;
+    const result = await step.run(deps, pass);
+    if (result?.stop) stopped = true;
+    const after = result?.requeueAfterMs;
+    if (after !== undefined && (requeueAfterMs === undefined || after < requeueAfterMs)) {
+      requeueAfterMs = after;
+    }
+  }
+  return requeueAfterMs;
+}
 
 export async function reconcileTrench(
   deps: TrenchDeps,
   key: string,
   ctx: ReconcileContext,
+  steps: readonly Step[] = STEPS,
 ): Promise<ReconcileResult | undefined> {
   const { namespace, name } = splitKey(key);
   const trench = deps.trenches.get(name, namespace);
   // Gone: the garbage collector removes the children through their ownerReferences.
   if (!trench || trench.metadata.deletionTimestamp || !trench.metadata.uid) return undefined;
-  const pass: Pass = { trench, signal: ctx.signal, desired: [], applied: new Map() };
-  for (const step of STEPS) {
-    if ((await step(deps, pass)) === 'stop') break;
-  }
-  const workloadRefs = pass.desired
-    .filter((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')
-    .map((m) => refOf(m));
-  const workloads = workloadRefs.map(
-    (r) => (pass.applied.get(appliedKey(r)) ?? live(deps, r)) as Workload | undefined,
-  );
-  const status = computeStatus({
+  const pass: Pass = {
+    key,
     trench,
-    workloads: workloads.filter((w): w is Workload => w !== undefined),
-    missing: workloadRefs.filter((_, i) => !workloads[i]).map((r) => `${r.kind} ${r.name}`),
-    ...(pass.invalid !== undefined ? { invalid: pass.invalid } : {}),
-    ...(pass.applyError !== undefined ? { applyError: pass.applyError } : {}),
+    signal: ctx.signal,
     now: (deps.now ?? Date.now)(),
-  });
-  const wasReady = trench.status?.phase === 'Ready';
-  await writeStatus(
-    deps.client,
-    { ...trench, apiVersion: TRENCH.apiVersion, kind: TRENCH.kind },
-    status,
-    { signal: ctx.signal },
-  );
-  if (!wasReady && status.phase === 'Ready') {
-    deps.log.info('Converged Trench', { trench: key });
-    void deps.events.normal(trench, 'Ready', 'Reconcile', 'Every workload is ready', ctx.signal);
-  }
-  // A failed apply is retried with backoff by the controller; the status above says why.
+    desired: [],
+    applied: new Map(),
+    parts: [],
+  };
+  const requeueAfterMs = await runSteps(steps, deps, pass);
+  // A failed apply is retried with backoff by the controller; the status says why.
   if (pass.applyError)
     throw new Error(`Failed to apply children of Trench ${key}: ${pass.applyError}`);
-  return undefined;
+  return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
 }

@@ -1,49 +1,52 @@
-// Builds the Trench controller: informers for Trenches and every owned kind, and the spec
-// the runtime's Manager runs while this process leads.
+// Builds the Trench controller on the process's shared informers: the Trenches, and one
+// informer for each kind in the operator's list (charts/operator-kinds.ts), which the
+// TrenchBackup, TrenchRestore and scaling controllers will read from too.
 import type { Trench } from '../../charts/api/trench.js';
+import { LABEL_COMPONENT, LABEL_INSTANCE } from '../../charts/constructs/common.js';
+import { operatorKinds } from '../../charts/operator-kinds.js';
 import type { RenderOptions } from '../../charts/trench-chart.js';
+import type { SharedInformers } from '../runtime/cache.js';
 import type { KubeClient } from '../runtime/client.js';
 import { EventRecorder } from '../runtime/events.js';
-import { Informer } from '../runtime/informer.js';
+import type { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/log.js';
-import type { ControllerSpec } from '../runtime/manager.js';
+import { byControllerOwner, type ControllerSpec, type WatchSpec } from '../runtime/manager.js';
 import type { KubeObject } from '../runtime/types.js';
-import { OWNED_KINDS, OWNED_SELECTOR, PROMETHEUS_OPERATOR_KINDS, TRENCH } from './kinds.js';
+import { OWNED_SELECTOR, TRENCH } from './kinds.js';
 import { kindKey, reconcileTrench, type TrenchDeps } from './reconcile.js';
 
 export interface TrenchControllerOptions {
   readonly client: KubeClient;
+  readonly informers: SharedInformers;
   readonly log: Logger;
   readonly render?: RenderOptions;
-  /** Watch one namespace only. Default: all. */
-  readonly namespace?: string;
   /** Concurrent reconciles. */
   readonly workers?: number;
 }
 
 export interface TrenchController {
-  readonly informers: Informer<KubeObject>[];
   readonly spec: ControllerSpec;
   readonly deps: TrenchDeps;
 }
 
+/**
+ * A StatefulSet's data claim has no ownerReference (it must outlive the Trench), so it routes to
+ * its Trench by the instance label the claim template gives it.
+ */
+export function dataClaimKeys(obj: KubeObject): readonly string[] {
+  const labels = obj.metadata?.labels ?? {};
+  const component = labels[LABEL_COMPONENT];
+  const instance = labels[LABEL_INSTANCE];
+  const ns = obj.metadata?.namespace;
+  if (!ns || !instance || (component !== 'postgres' && component !== 'redis')) return [];
+  return [`${ns}/${instance}`];
+}
+
 export function trenchController(o: TrenchControllerOptions): TrenchController {
-  const ns = o.namespace ? { namespace: o.namespace } : {};
-  const trenches = new Informer<Trench & KubeObject>({
-    client: o.client,
-    ...TRENCH,
-    ...ns,
-    log: o.log,
-  });
-  const kinds = o.render?.prometheusOperator
-    ? [...OWNED_KINDS, ...PROMETHEUS_OPERATOR_KINDS]
-    : OWNED_KINDS;
+  const trenches = o.informers.informer<Trench & KubeObject>(TRENCH);
   const owned = new Map<string, Informer<KubeObject>>();
-  for (const k of kinds) {
-    owned.set(
-      kindKey(k),
-      new Informer({ client: o.client, ...k, ...ns, labelSelector: OWNED_SELECTOR, log: o.log }),
-    );
+  for (const k of operatorKinds(o.render?.prometheusOperator ?? false)) {
+    owned.set(kindKey(k), o.informers.informer(k, { labelSelector: OWNED_SELECTOR }));
   }
   const deps: TrenchDeps = {
     client: o.client,
@@ -53,18 +56,24 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     log: o.log,
     ...(o.render ? { render: o.render } : {}),
   };
-  const primary = trenches as unknown as Informer<KubeObject>;
+  const toOwner = byControllerOwner(TRENCH);
+  const watches: WatchSpec[] = [...owned.entries()].map(([key, informer]) => ({
+    informer,
+    keys:
+      key === 'v1/PersistentVolumeClaim'
+        ? (obj: KubeObject) => [...new Set([...toOwner(obj), ...dataClaimKeys(obj)])]
+        : toOwner,
+    // A second: children's status bursts become one reconcile and one status write, and a
+    // child deleted or edited by hand is still put back within about a second.
+    delayMs: 1000,
+  }));
   return {
-    informers: [primary, ...owned.values()],
     deps,
     spec: {
       name: 'trench',
-      primary,
-      owned: [...owned.values()],
+      primary: trenches as unknown as Informer<KubeObject>,
+      watches,
       reconcile: (key, ctx) => reconcileTrench(deps, key, ctx),
-      // A second: children's status bursts become one reconcile and one status write, and a
-      // child deleted or edited by hand is still put back within about a second.
-      ownedEventDelayMs: 1000,
       ...(o.workers ? { workers: o.workers } : {}),
     },
   };

@@ -14,6 +14,7 @@ import { controllerOwnerRef, refOf } from '../../../operator/runtime/types.js';
 import { kubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
 
 const ns = useNamespace('rt-apply');
+const CONFIGMAPS: ReadonlySet<string> = new Set(['/ConfigMap']);
 const LABELS = {
   'app.kubernetes.io/managed-by': 'trench-operator',
   'playtrenches.xyz/trench': 'shop',
@@ -327,10 +328,10 @@ describe('prune', () => {
       'unowned-same-labels',
     ]);
     const ownerUid = owner.metadata?.uid ?? '';
-    expect(planPrune(desired, existing.items, ownerUid).map((o) => o.metadata?.name)).toEqual([
-      'stale',
-    ]);
-    const deleted = await prune(client, desired, existing.items, ownerUid);
+    expect(
+      planPrune(desired, existing.items, ownerUid, CONFIGMAPS).map((o) => o.metadata?.name),
+    ).toEqual(['stale']);
+    const deleted = await prune(client, desired, existing.items, ownerUid, CONFIGMAPS);
     expect(deleted.map((o) => o.metadata?.name)).toEqual(['stale']);
     await waitFor(
       async () =>
@@ -383,7 +384,7 @@ describe('prune', () => {
     const second = await client.apply(cm());
     expect(second.metadata?.uid).not.toBe(first.metadata?.uid);
     // A prune working from a stale view (the first object) must not delete the new one.
-    expect(await prune(client, [], [first], owner.metadata?.uid ?? '')).toEqual([]);
+    expect(await prune(client, [], [first], owner.metadata?.uid ?? '', CONFIGMAPS)).toEqual([]);
     expect(
       (
         await client.get({

@@ -5,7 +5,8 @@ import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../operator/runtime/client.js';
-import { enqueueOwner, Informer } from '../../../operator/runtime/informer.js';
+import { Informer } from '../../../operator/runtime/informer.js';
+import { byControllerOwner } from '../../../operator/runtime/manager.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 import { controllerOwnerRef } from '../../../operator/runtime/types.js';
 import { WorkQueue } from '../../../operator/runtime/workqueue.js';
@@ -165,7 +166,10 @@ describe('Informer', () => {
       namespace: ns.name,
       labelSelector: 'suite=owned',
     });
-    informer.onChange(enqueueOwner(queue, { apiVersion: 'v1', kind: 'ConfigMap' }));
+    const toOwner = byControllerOwner({ apiVersion: 'v1', kind: 'ConfigMap' });
+    informer.onChange((obj) => {
+      for (const key of toOwner(obj)) queue.add(key);
+    });
     informer.start();
     stops.push(() => informer.stop());
     await informer.waitForSync(AbortSignal.timeout(30_000));

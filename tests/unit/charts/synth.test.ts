@@ -154,13 +154,10 @@ describe('OperatorChart', () => {
     const resources = operatorClusterRules(false).flatMap((r) => r.resources);
     for (const kind of [
       'trenches/status',
-      'trenchbackups',
-      'trenchrestores',
       'deployments',
       'statefulsets',
       'networkpolicies',
       'poddisruptionbudgets',
-      'jobs',
       'secrets',
       'events',
     ]) {

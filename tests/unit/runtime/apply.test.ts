@@ -301,6 +301,8 @@ describe('applied hash and needsApply', () => {
   });
 });
 
+const PRUNABLE: ReadonlySet<string> = new Set(['apps/Deployment', '/Service', '/ConfigMap']);
+
 describe('planPrune', () => {
   const owned = (kind: string, name: string, uid = 'owner', controller = true): KubeObject => ({
     apiVersion: kind === 'Deployment' ? 'apps/v1' : 'v1',
@@ -352,7 +354,7 @@ describe('planPrune', () => {
     ],
   ])('%s', (_name, existing, expected) => {
     expect(
-      planPrune(desired, existing as KubeObject[], 'owner').map(
+      planPrune(desired, existing as KubeObject[], 'owner', PRUNABLE).map(
         (o) => `${o.kind}/${o.metadata?.name}`,
       ),
     ).toEqual(expected);
@@ -360,11 +362,19 @@ describe('planPrune', () => {
 
   it('matches identities across API versions of one group', () => {
     const old = { ...owned('Deployment', 'api'), apiVersion: 'apps/v1beta2' };
-    expect(planPrune(desired, [old], 'owner')).toEqual([]);
+    expect(planPrune(desired, [old], 'owner', PRUNABLE)).toEqual([]);
+  });
+
+  it('never returns a kind outside the prunable set, owned or not', () => {
+    const stale = [owned('Deployment', 'old'), owned('ConfigMap', 'old')];
+    expect(planPrune([], stale, 'owner', new Set(['/ConfigMap'])).map((o) => o.kind)).toEqual([
+      'ConfigMap',
+    ]);
+    expect(planPrune([], stale, 'owner', new Set())).toEqual([]);
   });
 
   it('an empty owner uid prunes nothing', () => {
-    expect(planPrune([], [owned('Deployment', 'api', '')], '')).toEqual([]);
+    expect(planPrune([], [owned('Deployment', 'api', '')], '', PRUNABLE)).toEqual([]);
   });
 
   it('only ever returns objects controlled by the owner and not desired (property)', () => {
@@ -383,7 +393,7 @@ describe('planPrune', () => {
           namespace: 'ns',
           name: s.name,
         }));
-        for (const o of planPrune(want, existing, 'owner')) {
+        for (const o of planPrune(want, existing, 'owner', PRUNABLE)) {
           const ref = o.metadata?.ownerReferences?.[0];
           expect(ref?.uid).toBe('owner');
           expect(ref?.controller).toBe(true);

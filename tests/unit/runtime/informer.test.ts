@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  enqueueObject,
-  enqueueOwner,
-  ownerKeyOf,
-  stripManagedFields,
-} from '../../../operator/runtime/informer.js';
+import { ownerKeyOf, stripManagedFields } from '../../../operator/runtime/informer.js';
+import { byControllerOwner } from '../../../operator/runtime/manager.js';
 import type { OwnerReference } from '../../../operator/runtime/types.js';
 import { objectKey, splitKey } from '../../../operator/runtime/types.js';
-import { WorkQueue } from '../../../operator/runtime/workqueue.js';
 
 const TRENCH = { apiVersion: 'playtrenches.xyz/v1alpha1', kind: 'Trench' };
 const child = (refs: OwnerReference[]) => ({
@@ -47,12 +42,9 @@ describe('ownerKeyOf', () => {
 });
 
 describe('handlers', () => {
-  it('enqueue the object or its owner by key, whatever the event', () => {
-    const q = new WorkQueue();
-    enqueueObject(q)({ metadata: { name: 'shop', namespace: 'prod' } });
-    enqueueOwner(q, TRENCH)(child([ref()]));
-    enqueueOwner(q, TRENCH)(child([]));
-    expect(q.len()).toBe(1);
+  it('map a child to its controller owner key, and an orphan to none', () => {
+    expect(byControllerOwner(TRENCH)(child([ref()]))).toEqual(['prod/shop']);
+    expect(byControllerOwner(TRENCH)(child([]))).toEqual([]);
   });
 
   it('keys round-trip', () => {

@@ -1,0 +1,114 @@
+// The one list of kinds the operator touches, and what it does with each. The operator's
+// informers, what prune may delete, and the RBAC that OperatorChart grants are all derived from
+// it, and tests/unit/charts/operator-kinds.test.ts renders a maximal Trench to prove that every
+// kind rendered is here and that nothing here goes unused.
+import { API_VERSION } from './api/trench.js';
+
+export interface OperatorKind {
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** The resource name RBAC uses. */
+  readonly plural: string;
+  /** rendered: a child of a Trench (applied, pruned); generated: created once, never changed. */
+  readonly role: 'rendered' | 'generated';
+  /** Only where the Prometheus Operator is installed (its CRDs exist). */
+  readonly prometheusOperator?: boolean;
+}
+
+export const TRENCH_KIND = { apiVersion: API_VERSION, kind: 'Trench', plural: 'trenches' } as const;
+
+export const OPERATOR_KINDS: readonly OperatorKind[] = [
+  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', role: 'rendered' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', role: 'rendered' },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services', role: 'rendered' },
+  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', role: 'rendered' },
+  {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    plural: 'persistentvolumeclaims',
+    role: 'rendered',
+  },
+  {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    plural: 'poddisruptionbudgets',
+    role: 'rendered',
+  },
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    plural: 'networkpolicies',
+    role: 'rendered',
+  },
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', role: 'generated' },
+  {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    plural: 'servicemonitors',
+    role: 'rendered',
+    prometheusOperator: true,
+  },
+  {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PodMonitor',
+    plural: 'podmonitors',
+    role: 'rendered',
+    prometheusOperator: true,
+  },
+  {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    plural: 'prometheusrules',
+    role: 'rendered',
+    prometheusOperator: true,
+  },
+];
+
+/** The kinds this operator runs with: the Prometheus Operator's only in that mode. */
+export function operatorKinds(prometheusOperator: boolean): readonly OperatorKind[] {
+  return OPERATOR_KINDS.filter((k) => prometheusOperator || !k.prometheusOperator);
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const READ = ['get', 'list', 'watch'];
+const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+
+/**
+ * Exactly what the operator reads or writes: Trenches (read) and their status, every kind in
+ * the list above, and events. Nothing else: a grant for a kind nothing uses fails the test.
+ */
+export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] {
+  const rules: PolicyRule[] = [
+    // It never creates, edits or deletes a Trench: people and GitOps do.
+    { apiGroups: [groupOf(TRENCH_KIND.apiVersion)], resources: [TRENCH_KIND.plural], verbs: READ },
+    {
+      apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+      resources: [`${TRENCH_KIND.plural}/status`],
+      verbs: ['get', 'update', 'patch'],
+    },
+    // Children's ownerReferences set blockOwnerDeletion, which the
+    // OwnerReferencesPermissionEnforcement admission plugin allows only with update on the
+    // owner's finalizers.
+    {
+      apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+      resources: [`${TRENCH_KIND.plural}/finalizers`],
+      verbs: ['update'],
+    },
+  ];
+  for (const k of operatorKinds(prometheusOperator)) {
+    // Generated Secrets are created once and never changed or deleted by the operator.
+    rules.push({
+      apiGroups: [groupOf(k.apiVersion)],
+      resources: [k.plural],
+      verbs: k.role === 'generated' ? [...READ, 'create'] : OWN,
+    });
+  }
+  rules.push({ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] });
+  return rules;
+}
