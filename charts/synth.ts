@@ -5,10 +5,10 @@ import { trenchCrds } from './api/crds.js';
 import { API_VERSION } from './api/trench.js';
 import { applyTrenchDefaults } from './api/validate.js';
 import { type Manifest, manifestsOf } from './constructs/common.js';
+import { canonical } from './lib/json.js';
 import { toYamlStream } from './lib/yaml.js';
 import { MonitoringChart } from './monitoring-chart.js';
 import { OperatorChart } from './operator-chart.js';
-import { canonical } from './trench-chart.js';
 import type { Values } from './values.js';
 
 const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';

@@ -1,5 +1,6 @@
 // One Trench -> every child object. Pure (no I/O, clock or randomness), so the operator
 // renders with it on every reconcile and `make render` shows exactly what it would apply.
+
 import { App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { API_VERSION, type TrenchSpec } from './api/trench.js';
@@ -18,6 +19,7 @@ import { Network, type PeerSelector } from './constructs/network.js';
 import { Postgres } from './constructs/postgres.js';
 import { Redis } from './constructs/redis.js';
 import { Worker } from './constructs/worker.js';
+import { canonical } from './lib/json.js';
 
 /** How the operator and synth differ from one Trench to the next; none of it is in the spec. */
 export interface RenderOptions {
@@ -180,18 +182,6 @@ export class TrenchChart extends Chart {
       return canonical(m) as Manifest;
     });
   }
-}
-
-/** Deep copy with object keys sorted, so that output is byte-stable whatever built it. */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = canonical(v);
-  }
-  return out;
 }
 
 /** A Trench as the operator reads it, or as a file holds it (defaults not yet applied). */

@@ -4,6 +4,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { maxIntervalSeconds } from '../lib/cron.js';
+import { isObject } from '../lib/json.js';
 import { RULES, type Rule } from './kit.js';
 import {
   MAX_TRENCH_NAME,
@@ -84,10 +85,6 @@ function pointerToPath(pointer: string): string {
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
     .join('');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // Unknown fields and CEL-equivalent rules; type errors were reported by Value.Errors.

@@ -11,6 +11,7 @@
 // objects/lists, list-maps keyed by name) so a converged object really compares equal.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson, isObject } from '../../charts/lib/json.js';
 import type { KubeClient } from './client.js';
 import { FIELD_MANAGER, isConflict } from './client.js';
 import { quantitiesEqual } from './quantity.js';
@@ -20,22 +21,6 @@ import { controllerOf, groupOf, identityKey, refOf } from './types.js';
 export const APPLIED_HASH_ANNOTATION = 'playtrenches.xyz/applied-hash';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON with object keys sorted: the same value always serializes the same way. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 /** Hash of the desired object (without its own hash annotation); 16 hex digits. */
 export function desiredHash(obj: KubeObject): string {

@@ -11,7 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeList, KubeObject, ObjectRef } from './types.js';
-import { groupOf } from './types.js';
+import { groupOf, refOf } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -268,7 +268,7 @@ export class KubeClient {
    * fieldManager and force. Returns the object as stored.
    */
   async apply<T extends KubeObject>(obj: T, options: ApplyOptions = {}): Promise<T> {
-    const ref = { ...refOfObject(obj) };
+    const ref = { ...refOf(obj) };
     return this.request<T>('PATCH', await this.path(ref), {
       body: obj,
       contentType: 'application/apply-patch+yaml',
@@ -300,7 +300,7 @@ export class KubeClient {
     obj: T,
     options: { signal?: AbortSignal; fieldManager?: string } = {},
   ): Promise<T> {
-    return this.request<T>('PUT', await this.path(refOfObject(obj)), {
+    return this.request<T>('PUT', await this.path(refOf(obj)), {
       body: obj,
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       ...(options.signal ? { signal: options.signal } : {}),
@@ -340,17 +340,4 @@ export class KubeClient {
       throw e;
     }
   }
-}
-
-function refOfObject(obj: KubeObject): ObjectRef {
-  const name = obj.metadata?.name;
-  if (!obj.apiVersion || !obj.kind || name === undefined) {
-    throw new Error(
-      `Object needs apiVersion, kind and metadata.name, got ${obj.kind ?? '?'} ${name ?? '?'}`,
-    );
-  }
-  const namespace = obj.metadata?.namespace;
-  return namespace
-    ? { apiVersion: obj.apiVersion, kind: obj.kind, namespace, name }
-    : { apiVersion: obj.apiVersion, kind: obj.kind, name };
 }

@@ -3,6 +3,7 @@
 // The status writer compares the whole computed status with the live one and sends a merge
 // patch to the status subresource only when they differ: no write at steady state.
 
+import { isObject } from '../../charts/lib/json.js';
 import type { KubeClient } from './client.js';
 import type { KubeObject } from './types.js';
 import { formatTime, refOf } from './types.js';
@@ -74,10 +75,6 @@ export function removeCondition(
   type: string,
 ): Condition[] {
   return (conditions ?? []).filter((c) => c.type !== type);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A list of objects that all have a string `type`: compared as a set keyed by type. */

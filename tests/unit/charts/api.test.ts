@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { trenchCrds } from '../../../charts/api/crds.js';
 import { applyTrenchDefaults, validateTrenchSpec } from '../../../charts/api/validate.js';
-import { canonical } from '../../../charts/trench-chart.js';
+import { canonical } from '../../../charts/lib/json.js';
 
 type Schema = Record<string, unknown> & {
   type?: string;

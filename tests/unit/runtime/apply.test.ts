@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../../charts/lib/json.js';
 import {
   APPLIED_HASH_ANNOTATION,
-  canonicalJson,
   desiredHash,
   diffPath,
   isSubset,
