@@ -1,6 +1,7 @@
 // Two operator processes' worth of Managers in one process on one Lease: only the leader
 // reconciles; on a graceful stop the standby takes over within seconds and resyncs every key.
 import { afterEach, describe, expect, it } from 'vitest';
+import { SharedInformers } from '../../../operator/runtime/cache.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import { Informer } from '../../../operator/runtime/informer.js';
 import { Manager } from '../../../operator/runtime/manager.js';
@@ -93,5 +94,106 @@ describe('Manager', () => {
       },
     );
     expect(Date.now() - stoppedAt).toBeLessThan(6_000);
+  });
+});
+
+describe('Manager with shared informers', () => {
+  it('runs two controllers on one cache per kind and routes by what an object names', async () => {
+    const client = new KubeClient(testCluster().kc);
+    const informers = new SharedInformers({ client, namespace: ns.name });
+    const configMaps = informers.informer(
+      { apiVersion: 'v1', kind: 'ConfigMap' },
+      {
+        labelSelector: 'suite=shared',
+      },
+    );
+    const secrets = informers.informer(
+      { apiVersion: 'v1', kind: 'Secret' },
+      {
+        labelSelector: 'suite=shared',
+      },
+    );
+    // A second ask for the same kind is the same informer; another selector is refused.
+    expect(
+      informers.informer(
+        { apiVersion: 'v1', kind: 'ConfigMap' },
+        { labelSelector: 'suite=shared' },
+      ),
+    ).toBe(configMaps);
+    expect(() =>
+      informers.informer({ apiVersion: 'v1', kind: 'ConfigMap' }, { labelSelector: 'other=1' }),
+    ).toThrow(/already watches/);
+    const calls: string[] = [];
+    const m = new Manager({
+      client,
+      informers: informers.all(),
+      controllers: [
+        {
+          name: 'configmaps',
+          primary: configMaps,
+          reconcile: async (key) => {
+            calls.push(`configmaps ${key}`);
+            return undefined;
+          },
+        },
+        {
+          name: 'secrets',
+          primary: secrets,
+          // A ConfigMap names the Secret it is about in its data, as a TrenchRestore names its
+          // Trench in spec: no ownerReference involved.
+          watches: [
+            {
+              informer: configMaps,
+              keys: (obj) => {
+                const target = (obj as { data?: Record<string, string> }).data?.about;
+                return target ? [`${obj.metadata?.namespace}/${target}`] : [];
+              },
+            },
+          ],
+          reconcile: async (key) => {
+            calls.push(`secrets ${key}`);
+            return undefined;
+          },
+        },
+      ],
+      leaderElection: false,
+    });
+    managers.push(m);
+    expect(informers.all()).toHaveLength(2);
+    await m.start();
+    // Events before the term starts feed no queue; the term's resync covers primaries only.
+    await waitFor(async () => (m.isLeader() ? true : undefined), {
+      what: 'the controllers to start',
+      timeoutMs: 10_000,
+    });
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'note', namespace: ns.name, labels: { suite: 'shared' } },
+      data: { about: 'vault' },
+    } as KubeObject);
+    await waitFor(
+      async () =>
+        calls.includes(`configmaps ${ns.name}/note`) && calls.includes(`secrets ${ns.name}/vault`)
+          ? true
+          : undefined,
+      { what: 'both controllers to reconcile from one ConfigMap event', timeoutMs: 10_000 },
+    );
+    expect(calls).not.toContain(`secrets ${ns.name}/note`);
+  });
+
+  it('refuses a controller whose informer it does not run', () => {
+    const client = new KubeClient(testCluster().kc);
+    const informers = new SharedInformers({ client, namespace: ns.name });
+    const cm = informers.informer({ apiVersion: 'v1', kind: 'ConfigMap' });
+    expect(
+      () =>
+        new Manager({
+          client,
+          informers: [],
+          controllers: [{ name: 'x', primary: cm, reconcile: async () => undefined }],
+          leaderElection: false,
+        }),
+    ).toThrow(/watches ConfigMap, whose informer the Manager does not run/);
   });
 });
