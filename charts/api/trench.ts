@@ -461,11 +461,18 @@ export const TrenchStatusSchema = Type.Object({
 export const TRENCH_NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const trenchNameRe = new RegExp(TRENCH_NAME_PATTERN);
 
+/** The one name rule, for the CRD's CEL, offline validation and the constructs alike. */
+export const TRENCH_NAME_RULE = `at most ${MAX_TRENCH_NAME} characters, start with a letter and hold only a-z, 0-9 and '-'`;
+
+export function isTrenchName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= MAX_TRENCH_NAME && trenchNameRe.test(name);
+}
+
 const trenchNameRules: Rule<{ metadata: { name: string } }>[] = [
   {
     rule: `size(self.metadata.name) <= ${MAX_TRENCH_NAME} && self.metadata.name.matches('${TRENCH_NAME_PATTERN}')`,
-    message: `metadata.name must be at most ${MAX_TRENCH_NAME} characters, start with a letter and hold only a-z, 0-9 and '-', so that child names fit`,
-    holds: (s) => s.metadata.name.length <= MAX_TRENCH_NAME && trenchNameRe.test(s.metadata.name),
+    message: `metadata.name must be ${TRENCH_NAME_RULE}, so that child names fit`,
+    holds: (s) => isTrenchName(s.metadata.name),
   },
 ];
 

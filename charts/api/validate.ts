@@ -6,12 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { maxIntervalSeconds } from '../lib/cron.js';
 import { isObject } from '../lib/json.js';
 import { RULES, type Rule } from './kit.js';
-import {
-  MAX_TRENCH_NAME,
-  TRENCH_NAME_PATTERN,
-  type TrenchSpec,
-  TrenchSpecSchema,
-} from './trench.js';
+import { isTrenchName, TRENCH_NAME_RULE, type TrenchSpec, TrenchSpecSchema } from './trench.js';
 
 export interface Problem {
   /** Dotted path such as `spec.worker.scaling.minReplicas` or `spec.env[2].name`. */
@@ -53,17 +48,15 @@ function scheduleProblems(schedule: string): Problem[] {
   }
 }
 
-const nameRe = new RegExp(TRENCH_NAME_PATTERN);
-
 export function validateTrenchName(name: unknown): Problem[] {
   if (typeof name !== 'string' || name.length === 0) {
     return [{ path: 'metadata.name', message: 'is required' }];
   }
-  if (name.length > MAX_TRENCH_NAME || !nameRe.test(name)) {
+  if (!isTrenchName(name)) {
     return [
       {
         path: 'metadata.name',
-        message: `must be at most ${MAX_TRENCH_NAME} characters, start with a letter and hold only a-z, 0-9 and '-' (got ${JSON.stringify(name)})`,
+        message: `must be ${TRENCH_NAME_RULE} (got ${JSON.stringify(name)})`,
       },
     ];
   }

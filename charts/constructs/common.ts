@@ -4,6 +4,7 @@
 import { ApiObject, type Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { IConstruct } from 'constructs';
+import { isTrenchName, TRENCH_NAME_RULE } from '../api/trench.js';
 import { parseQuantity } from '../lib/quantity.js';
 
 export const PART_OF = 'trench';
@@ -72,16 +73,8 @@ export function check(
   }
 }
 
-const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
 export function checkTrenchName(construct: string, trench: string): void {
-  check(
-    typeof trench === 'string' && trench.length <= 40 && DNS_LABEL.test(trench),
-    construct,
-    'trench',
-    trench,
-    "must be a DNS label of at most 40 characters starting with a letter (a-z, 0-9, '-')",
-  );
+  check(isTrenchName(trench), construct, 'trench', trench, `must be ${TRENCH_NAME_RULE}`);
 }
 
 export function checkInt(

@@ -174,7 +174,7 @@ describe('construct validation', () => {
     [
       'Api trench name',
       (s) => new Api(s, 'a', { trench: 'Web', image: 'i' }),
-      'Api: prop trench must be a DNS label',
+      'Api: prop trench must be at most 40 characters, start with a letter',
     ],
     [
       'Worker queues',
