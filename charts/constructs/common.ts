@@ -5,7 +5,7 @@ import { ApiObject, type Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { IConstruct } from 'constructs';
 import { isTrenchName, TRENCH_NAME_RULE } from '../api/trench.js';
-import { parseQuantity } from '../lib/quantity.js';
+import { compareQuantities, parseQuantity } from '../lib/quantity.js';
 
 export const PART_OF = 'trench';
 export const DEFAULT_MANAGED_BY = 'trench-operator';
@@ -116,7 +116,7 @@ export function checkImage(construct: string, prop: string, value: string): void
 export function checkQuantity(construct: string, prop: string, value: string | number): void {
   const n = parseQuantity(value);
   check(
-    n !== undefined && n > 0,
+    n !== undefined && n.num > 0n,
     construct,
     prop,
     value,
@@ -153,7 +153,7 @@ export function mergeResources(
     const limit = limits[key];
     if (limit === undefined) continue;
     check(
-      (parseQuantity(req) ?? 0) <= (parseQuantity(limit) ?? 0),
+      (compareQuantities(req, limit) ?? 1) <= 0,
       construct,
       `${prop}.requests.${key}`,
       req,

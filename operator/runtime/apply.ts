@@ -12,9 +12,9 @@
 
 import { createHash } from 'node:crypto';
 import { canonicalJson, isObject } from '../../charts/lib/json.js';
+import { quantitiesEqual } from '../../charts/lib/quantity.js';
 import type { KubeClient } from './client.js';
 import { FIELD_MANAGER, isConflict } from './client.js';
-import { quantitiesEqual } from './quantity.js';
 import type { KubeObject, ObjectRef } from './types.js';
 import { controllerOf, groupOf, identityKey, refOf } from './types.js';
 

@@ -9,7 +9,6 @@ export * from './leader.js';
 export * from './log.js';
 export * from './manager.js';
 export * from './metrics.js';
-export * from './quantity.js';
 export * from './server.js';
 export * from './shutdown.js';
 export * from './status.js';

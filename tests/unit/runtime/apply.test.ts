@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../charts/lib/json.js';
+import { compareQuantities, parseQuantity, quantitiesEqual } from '../../../charts/lib/quantity.js';
 import {
   APPLIED_HASH_ANNOTATION,
   desiredHash,
@@ -10,7 +11,6 @@ import {
   planPrune,
   withAppliedHash,
 } from '../../../operator/runtime/apply.js';
-import { parseQuantity, quantitiesEqual } from '../../../operator/runtime/quantity.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 
 describe('quantities', () => {
@@ -29,6 +29,16 @@ describe('quantities', () => {
     ['abc', 'abc', false],
   ])('%s == %s is %s', (a, b, eq) => {
     expect(quantitiesEqual(a, b)).toBe(eq);
+  });
+
+  it.each([
+    ['100Mi', '1Gi', -1],
+    ['1Gi', '1024Mi', 0],
+    ['2', '1500m', 1],
+    ['1e3', '999', 1],
+    ['x', '1', undefined],
+  ])('compares %s with %s as %s', (a, b, order) => {
+    expect(compareQuantities(a, b)).toBe(order);
   });
 
   it('rejects what is not a quantity', () => {
