@@ -77,7 +77,20 @@ export const ApiSpecSchema = Type.Object(
         description: 'Port serving metricsPath. Default: the API port.',
       }),
     ),
-    healthPath: Type.String({ pattern: '^/', maxLength: 256, default: '/health' }),
+    healthPath: Type.String({
+      pattern: '^/',
+      maxLength: 256,
+      default: '/health',
+      description:
+        'Readiness probe path. It may check the database and Redis: failing, it takes the pod out of the Service, nothing more.',
+    }),
+    livenessPath: Type.String({
+      pattern: '^/',
+      maxLength: 256,
+      default: '/livez',
+      description:
+        'Liveness and startup probe path. It must answer 200 while the process can serve, whatever the database and Redis do: failing, it restarts the container, so one that checks them would restart every API pod during a database outage.',
+    }),
     metricsPath: Type.String({ pattern: '^/', maxLength: 256, default: '/metrics' }),
     command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
     args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),

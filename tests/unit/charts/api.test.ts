@@ -138,6 +138,7 @@ describe('defaults', () => {
       replicas: 2,
       port: 3000,
       healthPath: '/health',
+      livenessPath: '/livez',
       metricsPath: '/metrics',
     });
     expect(spec.worker.concurrency).toBe(5);

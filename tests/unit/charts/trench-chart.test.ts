@@ -164,6 +164,33 @@ describe('renderTrench', () => {
     }
   });
 
+  it('probes API liveness on a path of its own, looser than readiness', () => {
+    const probes = (t: ReturnType<typeof minimal>) => {
+      const d = renderTrench(t).find(
+        (o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-api'),
+      )!;
+      return d.spec.template.spec.containers[0];
+    };
+    const c = probes(minimal());
+    expect(c.readinessProbe.httpGet.path).toBe('/health');
+    expect(c.livenessProbe.httpGet.path).toBe('/livez');
+    // A database outage fails readiness only: a pod started during one waits, unrestarted.
+    expect(c.startupProbe.httpGet.path).toBe('/livez');
+    const window = (p: { periodSeconds: number; failureThreshold: number }) =>
+      p.periodSeconds * p.failureThreshold;
+    expect(c.livenessProbe.periodSeconds).toBeGreaterThan(c.readinessProbe.periodSeconds);
+    expect(c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.failureThreshold);
+    expect(window(c.livenessProbe)).toBeGreaterThanOrEqual(4 * window(c.readinessProbe));
+
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.api = { ...spec.api, healthPath: '/ready', livenessPath: '/alive' };
+    const custom = probes({ ...t, spec });
+    expect(custom.readinessProbe.httpGet.path).toBe('/ready');
+    expect(custom.livenessProbe.httpGet.path).toBe('/alive');
+    expect(custom.startupProbe.httpGet.path).toBe('/alive');
+  });
+
   it('references the Postgres password Secret without containing it', () => {
     const objects = renderTrench(minimal());
     const api = objects.find((o) => o.metadata.name === 'demo-api' && o.kind === 'Deployment')!;
