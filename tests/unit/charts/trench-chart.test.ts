@@ -40,8 +40,10 @@ describe('renderTrench', () => {
   it('lists the objects of one default Trench', () => {
     expect(renderTrench(minimal()).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Service/demo-redis',
+      'Service/demo-redis-headless',
       'StatefulSet/demo-redis',
       'Service/demo-postgres',
+      'Service/demo-postgres-headless',
       'StatefulSet/demo-postgres',
       'Deployment/demo-api',
       'Service/demo-api',
@@ -189,6 +191,30 @@ describe('renderTrench', () => {
     expect(custom.readinessProbe.httpGet.path).toBe('/ready');
     expect(custom.livenessProbe.httpGet.path).toBe('/alive');
     expect(custom.startupProbe.httpGet.path).toBe('/alive');
+  });
+
+  it('governs each StatefulSet by a headless Service of its own, clients by another', () => {
+    for (const [name, objects] of renders()) {
+      for (const sts of objects.filter((o) => o.kind === 'StatefulSet')) {
+        const where = `${name}: ${sts.metadata.name}`;
+        const services = objects.filter((o) => o.kind === 'Service');
+        const governing = services.find((o) => o.metadata.name === sts.spec.serviceName);
+        expect(sts.spec.serviceName, where).toBe(`${sts.metadata.name}-headless`);
+        expect(governing?.spec.clusterIP, where).toBe('None');
+        expect(governing?.spec.publishNotReadyAddresses, where).toBe(true);
+        const podLabels = sts.spec.template.metadata.labels;
+        expect(labelsMatch(governing!.spec.selector, podLabels), where).toBe(true);
+        const port = sts.spec.template.spec.containers[0].ports[0].containerPort;
+        expect(governing!.spec.ports.map((p: { targetPort: number }) => p.targetPort)).toEqual([
+          port,
+        ]);
+        // Clients keep the Service named after the component, which lists ready pods only.
+        const client = services.find((o) => o.metadata.name === sts.metadata.name);
+        expect(client, where).toBeDefined();
+        expect(client!.spec.publishNotReadyAddresses, where).toBeUndefined();
+        expect(labelsMatch(client!.spec.selector, podLabels), where).toBe(true);
+      }
+    }
   });
 
   it('references the Postgres password Secret without containing it', () => {
