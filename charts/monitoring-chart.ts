@@ -49,6 +49,15 @@ export interface MonitoringChartProps {
   readonly managedBy?: string;
 }
 
+/**
+ * Prometheus's emptyDir TSDB is bounded twice: by its ephemeral-storage limit (the kubelet
+ * evicts the pod past it) and, below that, by the retention size (Prometheus deletes the
+ * oldest blocks past it). The 2Gi between them absorb the WAL and a compaction's new block
+ * before the old ones go. Prometheus reads GB as GiB.
+ */
+export const PROMETHEUS_STORAGE_LIMIT = '8Gi';
+export const PROMETHEUS_RETENTION_SIZE = '6GB';
+
 const NOBODY = 65534;
 const GRAFANA_USER = 472;
 
@@ -194,6 +203,9 @@ export class MonitoringChart extends Chart {
         '--config.file=/etc/prometheus/prometheus.yml',
         '--storage.tsdb.path=/prometheus',
         '--storage.tsdb.retention.time=7d',
+        // The TSDB is on an emptyDir, counted against the ephemeral-storage limit: exceeding
+        // it evicts the pod and loses every series, so Prometheus drops old blocks first.
+        `--storage.tsdb.retention.size=${PROMETHEUS_RETENTION_SIZE}`,
         '--web.enable-lifecycle',
       ],
       health: '/-/healthy',
@@ -205,8 +217,8 @@ export class MonitoringChart extends Chart {
         { name: 'data', mountPath: '/prometheus' },
       ],
       resources: {
-        requests: { cpu: '100m', memory: '256Mi' },
-        limits: { cpu: '1', memory: '1Gi' },
+        requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '2Gi' },
+        limits: { cpu: '1', memory: '1Gi', 'ephemeral-storage': PROMETHEUS_STORAGE_LIMIT },
       },
     });
 
@@ -233,9 +245,10 @@ export class MonitoringChart extends Chart {
         readyPort: 8081,
         serviceAccount: 'kube-state-metrics',
         mounts: [],
+        // Writes nothing but its log.
         resources: {
-          requests: { cpu: '50m', memory: '64Mi' },
-          limits: { cpu: '500m', memory: '256Mi' },
+          requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '32Mi' },
+          limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '256Mi' },
         },
       },
     );
@@ -305,9 +318,10 @@ export class MonitoringChart extends Chart {
         { name: 'data', mountPath: '/var/lib/grafana' },
         { name: 'tmp', mountPath: '/tmp' },
       ],
+      // Its SQLite database (users, preferences) and /tmp; dashboards come from ConfigMaps.
       resources: {
-        requests: { cpu: '50m', memory: '128Mi' },
-        limits: { cpu: '500m', memory: '512Mi' },
+        requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
+        limits: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '1Gi' },
       },
     });
   }

@@ -267,9 +267,11 @@ export class OperatorChart extends Chart {
             value: props.prometheusNamespace ?? DEFAULT_PROMETHEUS_PEER.namespace,
           },
         ],
+        // It writes nothing to disk: ephemeral storage is its JSON log, which the kubelet
+        // rotates at 50Mi.
         resources: {
-          limits: { cpu: '1', memory: '512Mi' },
-          requests: { cpu: '100m', memory: '128Mi' },
+          limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '256Mi' },
+          requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
         },
       },
     });

@@ -97,7 +97,9 @@ export const ApiSpecSchema = Type.Object(
     env: Type.Optional(EnvList('API')),
     envFrom: Type.Optional(EnvFromList('API')),
     resources: Type.Optional(
-      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+      Resources(
+        'Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 128Mi; limits cpu 1, memory 512Mi, ephemeral-storage 1Gi.',
+      ),
     ),
   },
   { description: 'The HTTP API: a Deployment behind a Service.' },
@@ -154,7 +156,9 @@ export const WorkerSpecSchema = Type.Object(
     env: Type.Optional(EnvList('worker')),
     envFrom: Type.Optional(EnvFromList('worker')),
     resources: Type.Optional(
-      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+      Resources(
+        'Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 128Mi; limits cpu 1, memory 512Mi, ephemeral-storage 1Gi.',
+      ),
     ),
   },
   { description: 'BullMQ workers: a Deployment whose replicas the operator owns.' },
@@ -191,7 +195,11 @@ export const RedisSpecSchema = Type.Object(
     storage: Type.Optional(Quantity({ description: 'Managed only. Default: 1Gi.' })),
     storageClassName: Type.Optional(Type.String({ description: 'Managed only.' })),
     image: Type.Optional(Type.String({ minLength: 1, description: 'Managed only.' })),
-    resources: Type.Optional(Resources('Managed only.')),
+    resources: Type.Optional(
+      Resources(
+        'Managed only. Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 64Mi; limits cpu 1, memory 512Mi, ephemeral-storage 512Mi.',
+      ),
+    ),
   },
   {
     default: {},
@@ -213,7 +221,11 @@ export const PostgresSpecSchema = Type.Object(
         description: 'Managed only. Default: trench.',
       }),
     ),
-    resources: Type.Optional(Resources('Managed only.')),
+    resources: Type.Optional(
+      Resources(
+        'Managed only. Merged key by key over the defaults: requests cpu 250m, memory 256Mi, ephemeral-storage 128Mi; limits cpu 2, memory 1Gi, ephemeral-storage 1Gi.',
+      ),
+    ),
   },
   {
     default: {},

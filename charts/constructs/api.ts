@@ -30,9 +30,11 @@ import {
 export const API_USER = 10001;
 export const API_SERVICE_PORT = 80;
 export const API_SERVICE_METRICS_PORT = 9090;
+// Ephemeral storage holds the container's logs (the kubelet keeps up to 50Mi) and /tmp; the
+// limit makes a runaway writer evict its own pod instead of filling the node's disk.
 export const DEFAULT_API_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '1Gi' },
 };
 
 export interface ApiProps extends TrenchComponentProps {

@@ -33,9 +33,11 @@ export const POSTGRES_USER_ID = 999;
 export const POSTGRES_USER = 'trench';
 export const POSTGRES_PASSWORD_KEY = 'password';
 export const DEFAULT_POSTGRES_IMAGE = 'docker.io/library/postgres:16.6';
+// Data and temporary sort files live on the claim; ephemeral storage is logs, the socket
+// directory and /tmp.
 export const DEFAULT_POSTGRES_RESOURCES = {
-  requests: { cpu: '250m', memory: '256Mi' },
-  limits: { cpu: '2', memory: '1Gi' },
+  requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
+  limits: { cpu: '2', memory: '1Gi', 'ephemeral-storage': '1Gi' },
 };
 const DATA_DIR = '/var/lib/postgresql/data';
 

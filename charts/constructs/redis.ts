@@ -32,9 +32,10 @@ export const REDIS_USER = 999;
 /** Key of the password in the `<trench>-redis` Secret the operator generates. */
 export const REDIS_PASSWORD_KEY = 'password';
 export const DEFAULT_REDIS_IMAGE = 'docker.io/library/redis:7.4.2';
+// The AOF and snapshots live on the claim; ephemeral storage is logs only.
 export const DEFAULT_REDIS_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '512Mi' },
 };
 
 export interface RedisProps extends TrenchComponentProps {

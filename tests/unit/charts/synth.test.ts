@@ -9,7 +9,7 @@ import { MonitoringChart } from '../../../charts/monitoring-chart.js';
 import { OperatorChart, operatorClusterRules } from '../../../charts/operator-chart.js';
 import { synthesize } from '../../../charts/synth.js';
 import { parseValues, ValuesError } from '../../../charts/values.js';
-import { podTemplates } from './fixtures.js';
+import { podTemplates, withoutEphemeralStorage } from './fixtures.js';
 
 const values = () => parseValues(readFileSync('values.yaml', 'utf8'), 'values.yaml');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Manifest);
@@ -46,6 +46,12 @@ describe('synth', () => {
         ).toBeGreaterThanOrEqual(0);
       }
     }
+  });
+
+  it('bounds the ephemeral storage of every container it runs', () => {
+    const all = [...synthesize(values()).dist.values()].flatMap(docs);
+    expect(podTemplates(all).length).toBeGreaterThanOrEqual(4);
+    expect(withoutEphemeralStorage(all)).toEqual([]);
   });
 
   it('holds no Secret and no secret value', () => {

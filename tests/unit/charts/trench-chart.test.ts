@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../charts/constructs/common.js';
 import { InvalidTrenchError, renderTrench } from '../../../charts/trench-chart.js';
-import { full, labelsMatch, minimal, podTemplates } from './fixtures.js';
+import { full, labelsMatch, minimal, podTemplates, withoutEphemeralStorage } from './fixtures.js';
 
 const renders = (): [string, Manifest[]][] => [
   ['minimal', renderTrench(minimal())],
@@ -82,20 +82,26 @@ describe('renderTrench', () => {
     }
   });
 
-  it.each(renders())('%s: every container has cpu and memory requests and limits', (_, objects) => {
-    for (const { where, spec } of podTemplates(objects)) {
-      for (const c of spec.containers) {
-        expect(Object.keys(c.resources.requests).sort(), `${where} ${c.name}`).toEqual([
-          'cpu',
-          'memory',
-        ]);
-        expect(Object.keys(c.resources.limits).sort(), `${where} ${c.name}`).toEqual([
-          'cpu',
-          'memory',
-        ]);
+  it.each(renders())(
+    '%s: every container has cpu, memory and ephemeral-storage requests and limits',
+    (_, objects) => {
+      for (const { where, spec } of podTemplates(objects)) {
+        for (const c of spec.containers) {
+          expect(Object.keys(c.resources.requests).sort(), `${where} ${c.name}`).toEqual([
+            'cpu',
+            'ephemeral-storage',
+            'memory',
+          ]);
+          expect(Object.keys(c.resources.limits).sort(), `${where} ${c.name}`).toEqual([
+            'cpu',
+            'ephemeral-storage',
+            'memory',
+          ]);
+        }
       }
-    }
-  });
+      expect(withoutEphemeralStorage(objects)).toEqual([]);
+    },
+  );
 
   it.each(renders())('%s: selectors use name and instance and never overlap', (_, objects) => {
     const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
@@ -215,6 +221,24 @@ describe('renderTrench', () => {
         expect(labelsMatch(client!.spec.selector, podLabels), where).toBe(true);
       }
     }
+  });
+
+  it('takes ephemeral storage from spec resources key by key', () => {
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.api = { ...spec.api, resources: { limits: { 'ephemeral-storage': '4Gi' } } };
+    spec.postgres = { resources: { requests: { 'ephemeral-storage': '1Gi' } } };
+    const objects = renderTrench({ ...t, spec });
+    const resources = (kind: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.name === name)!.spec.template.spec
+        .containers[0].resources;
+    // Key by key: the other defaults stay.
+    expect(resources('Deployment', 'demo-api')).toEqual({
+      requests: { cpu: '100m', 'ephemeral-storage': '128Mi', memory: '128Mi' },
+      limits: { cpu: '1', 'ephemeral-storage': '4Gi', memory: '512Mi' },
+    });
+    expect(resources('StatefulSet', 'demo-postgres').requests['ephemeral-storage']).toBe('1Gi');
+    expect(resources('StatefulSet', 'demo-postgres').limits['ephemeral-storage']).toBe('1Gi');
   });
 
   it('references the Postgres password Secret without containing it', () => {
