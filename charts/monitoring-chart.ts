@@ -1,12 +1,15 @@
 // A small Prometheus, Grafana and kube-state-metrics for clusters that have none. Prometheus
 // finds Trench pods by their prometheus.io/* annotations, scrapes the operator with its own
 // labels, and loads the operator's rules plus the rules of the Trenches synth knows about.
+// Each Deployment has a PodDisruptionBudget and a NetworkPolicy that admits exactly its
+// traffic; people reach the UIs with `kubectl port-forward`, which NetworkPolicy does not see.
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import {
   check,
   checkImage,
+  checkPorts,
   finishWorkload,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -17,6 +20,14 @@ import {
   restrictedPod,
   setServiceSelector,
 } from './constructs/common.js';
+import {
+  apiServerEgress,
+  DEFAULT_API_SERVER_PORTS,
+  DEFAULT_OPERATOR_PEER,
+  DNS_EGRESS,
+  peer,
+  tcp,
+} from './constructs/network.js';
 import { operatorRuleGroup, type RuleGroup, trenchRuleGroup } from './lib/alerts.js';
 import { dashboardUid, trenchDashboard } from './lib/dashboard.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
@@ -47,7 +58,15 @@ export interface MonitoringChartProps {
   readonly trenches?: readonly MonitoredTrench[];
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
+  /** A NetworkPolicy for each Deployment. @default true */
+  readonly networkPolicies?: boolean;
+  /** Ports Prometheus and kube-state-metrics reach the API server on. @default [443, 6443] */
+  readonly apiServerPorts?: readonly number[];
 }
+
+const PROMETHEUS_PORT = 9090;
+const GRAFANA_PORT = 3000;
+const KSM_PORT = 8080;
 
 /**
  * Prometheus's emptyDir TSDB is bounded twice: by its ephemeral-storage limit (the kubelet
@@ -76,6 +95,8 @@ export class MonitoringChart extends Chart {
     const images = { ...DEFAULT_MONITORING_IMAGES, ...props.images };
     for (const [k, v] of Object.entries(images)) checkImage(c, `images.${k}`, v);
     const operatorNamespace = props.operatorNamespace ?? 'trench-system';
+    const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
+    checkPorts(c, 'apiServerPorts', apiServerPorts);
     const managedBy = props.managedBy ?? 'cdk8s';
     const labelsOf = (name: string) => ({
       [LABEL_NAME]: name,
@@ -133,7 +154,7 @@ export class MonitoringChart extends Chart {
         {
           job_name: 'kube-state-metrics',
           honor_labels: true,
-          static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:8080`] }],
+          static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:${KSM_PORT}`] }],
         },
         {
           job_name: 'trench-pods',
@@ -198,7 +219,7 @@ export class MonitoringChart extends Chart {
     this.workload('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
       image: images.prometheus,
       user: NOBODY,
-      port: 9090,
+      port: PROMETHEUS_PORT,
       args: [
         '--config.file=/etc/prometheus/prometheus.yml',
         '--storage.tsdb.path=/prometheus',
@@ -234,7 +255,7 @@ export class MonitoringChart extends Chart {
       {
         image: images.kubeStateMetrics,
         user: NOBODY,
-        port: 8080,
+        port: KSM_PORT,
         args: [
           '--resources=pods,deployments,statefulsets',
           '--metric-labels-allowlist=pods=[app.kubernetes.io/instance,app.kubernetes.io/part-of]',
@@ -270,7 +291,7 @@ export class MonitoringChart extends Chart {
               type: 'prometheus',
               access: 'proxy',
               isDefault: true,
-              url: `http://prometheus.${namespace}.svc:9090`,
+              url: `http://prometheus.${namespace}.svc:${PROMETHEUS_PORT}`,
             },
           ],
         }),
@@ -289,7 +310,7 @@ export class MonitoringChart extends Chart {
     this.workload('grafana', labelsOf('grafana'), selectorOf('grafana'), {
       image: images.grafana,
       user: GRAFANA_USER,
-      port: 3000,
+      port: GRAFANA_PORT,
       args: [],
       health: '/api/health',
       ready: '/api/health',
@@ -322,6 +343,74 @@ export class MonitoringChart extends Chart {
       resources: {
         requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
         limits: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '1Gi' },
+      },
+    });
+
+    // --- NetworkPolicies ----------------------------------------------------------------
+    if (props.networkPolicies ?? true) {
+      const apiServer = apiServerEgress(apiServerPorts);
+      const local = (name: string) => ({ podSelector: { matchLabels: selectorOf(name) } });
+      this.networkPolicy('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
+        ingress: [
+          {
+            // Grafana's queries, and the operator's canary analysis.
+            from: [
+              local('grafana'),
+              peer({ ...DEFAULT_OPERATOR_PEER, namespace: operatorNamespace }),
+            ],
+            ports: [tcp(PROMETHEUS_PORT)],
+          },
+        ],
+        egress: [
+          // Scrapes, on whatever port a pod's annotation names: Trench pods in every
+          // namespace, the operator and kube-state-metrics, all labelled part-of trench.
+          {
+            to: [
+              {
+                namespaceSelector: {},
+                podSelector: { matchLabels: { [LABEL_PART_OF]: PART_OF } },
+              },
+            ],
+          },
+          // Kubernetes service discovery.
+          apiServer,
+          DNS_EGRESS,
+        ],
+      });
+      // No ingress rule: nothing in the cluster needs to open Grafana.
+      this.networkPolicy('grafana', labelsOf('grafana'), selectorOf('grafana'), {
+        ingress: [],
+        egress: [{ to: [local('prometheus')], ports: [tcp(PROMETHEUS_PORT)] }, DNS_EGRESS],
+      });
+      this.networkPolicy(
+        'kube-state-metrics',
+        labelsOf('kube-state-metrics'),
+        selectorOf('kube-state-metrics'),
+        {
+          ingress: [{ from: [local('prometheus')], ports: [tcp(KSM_PORT)] }],
+          egress: [apiServer, DNS_EGRESS],
+        },
+      );
+    }
+  }
+
+  /** Both directions in one policy, so each pod is isolated by exactly one object. */
+  private networkPolicy(
+    name: string,
+    labels: Record<string, string>,
+    selector: Record<string, string>,
+    rules: { ingress: unknown[]; egress: unknown[] },
+  ): void {
+    new ApiObject(this, `${name}-network-policy`, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress', 'Egress'],
+        // The API server drops an empty list; written out, `kubectl diff` would show drift.
+        ...(rules.ingress.length > 0 ? { ingress: rules.ingress } : {}),
+        egress: rules.egress,
       },
     });
   }
@@ -433,5 +522,18 @@ export class MonitoringChart extends Chart {
       ports: [{ name: 'http', port: o.port, targetPort: o.port }],
     });
     setServiceSelector(svc, selector);
+    // One replica each (the TSDB and Grafana's database are the pod's own), and a budget
+    // that kept it would block every node drain. maxUnavailable 1 never blocks a drain;
+    // what it adds is a budget that eviction-aware tooling and cluster policies can find.
+    new ApiObject(this, `${name}-pdb`, {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selector },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
   }
 }

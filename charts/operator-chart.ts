@@ -1,6 +1,6 @@
 // The operator's install: its namespace, ServiceAccount, least-privilege RBAC (no wildcards),
-// a Deployment with probes and the restricted security context, a metrics Service, and the
-// CRDs it serves.
+// a Deployment with probes and the restricted security context, a metrics Service, a
+// PodDisruptionBudget, a NetworkPolicy, and the CRDs it serves.
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
@@ -10,6 +10,7 @@ import {
   check,
   checkImage,
   checkInt,
+  checkPorts,
   finishWorkload,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -21,7 +22,14 @@ import {
   scrapeAnnotations,
   setServiceSelector,
 } from './constructs/common.js';
-import { DEFAULT_PROMETHEUS_PEER } from './constructs/network.js';
+import {
+  apiServerEgress,
+  DEFAULT_API_SERVER_PORTS,
+  DEFAULT_PROMETHEUS_PEER,
+  DNS_EGRESS,
+  tcp,
+} from './constructs/network.js';
+import { REDIS_PORT } from './constructs/redis.js';
 import { operatorRuleGroup } from './lib/alerts.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
@@ -36,6 +44,8 @@ export const OPERATOR_PORT = 8080;
  */
 export const OPERATOR_NODE_OPTIONS = '--max-old-space-size=192';
 const OPERATOR_USER = 65532;
+/** Where canary analysis finds Prometheus: its default port, or 443 (already open) behind TLS. */
+export const OPERATOR_PROMETHEUS_PORT = 9090;
 
 export interface OperatorChartProps {
   /** @default 'trench-system' */
@@ -57,6 +67,10 @@ export interface OperatorChartProps {
   readonly prometheusNamespace?: string;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
+  /** A NetworkPolicy for the operator's pods. @default true */
+  readonly networkPolicy?: boolean;
+  /** Ports the NetworkPolicy lets the operator reach the API server on. @default [443, 6443] */
+  readonly apiServerPorts?: readonly number[];
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
 }
@@ -127,6 +141,8 @@ export class OperatorChart extends Chart {
       'must be a namespace name',
     );
     checkImage(c, 'image', props.image);
+    const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
+    checkPorts(c, 'apiServerPorts', apiServerPorts);
     const replicas = props.replicas ?? 2;
     checkInt(c, 'replicas', replicas, 1, 10);
     const logLevel = props.logLevel ?? 'info';
@@ -281,6 +297,42 @@ export class OperatorChart extends Chart {
       ports: [{ name: 'metrics', port: OPERATOR_PORT, targetPort: OPERATOR_PORT }],
     });
     setServiceSelector(service, selector);
+
+    // One of the replicas may go at a time: the other leads or takes over within a lease.
+    new ApiObject(this, 'Pdb', {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: OPERATOR_NAME, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selector },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
+
+    if (props.networkPolicy ?? true) {
+      new ApiObject(this, 'NetworkPolicy', {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: OPERATOR_NAME, labels },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ['Ingress', 'Egress'],
+          // Metrics and probes only. From any namespace: with the Prometheus Operator the
+          // scraper runs wherever the cluster put it (the kubelet's probes are always let in).
+          ingress: [{ ports: [tcp(OPERATOR_PORT)] }],
+          egress: [
+            apiServerEgress(apiServerPorts),
+            DNS_EGRESS,
+            // Queue depth, from managed Redis pods in Trench namespaces and from external
+            // Redis servers, which have no selector: any address.
+            { ports: [tcp(REDIS_PORT)] },
+            // Canary analysis queries the Prometheus each Trench names, in or out of cluster.
+            { ports: [tcp(OPERATOR_PROMETHEUS_PORT)] },
+          ],
+        },
+      });
+    }
 
     if (props.prometheusOperator) {
       new ApiObject(this, 'ServiceMonitor', {

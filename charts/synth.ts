@@ -49,6 +49,8 @@ export function synthesize(values: Values): SynthOutput {
     prometheusOperator: values.prometheusOperator,
     networkPolicies: values.networkPolicies,
     prometheusNamespace: values.monitoring.namespace,
+    networkPolicy: values.networkPolicies,
+    apiServerPorts: values.apiServerPorts,
     crds: false,
   });
   dist.set(
@@ -61,6 +63,8 @@ export function synthesize(values: Values): SynthOutput {
       namespace: values.monitoring.namespace,
       operatorNamespace: values.operator.namespace,
       images: values.monitoring.images,
+      networkPolicies: values.networkPolicies,
+      apiServerPorts: values.apiServerPorts,
       trenches: values.environments.map((env) => {
         const spec = applyTrenchDefaults(env.spec);
         return {

@@ -17,6 +17,11 @@ export const ValuesSchema = Type.Object({
   }),
   prometheusOperator: Type.Boolean({ default: false }),
   networkPolicies: Type.Boolean({ default: true }),
+  apiServerPorts: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+    minItems: 1,
+    maxItems: 10,
+    default: [443, 6443],
+  }),
   monitoring: Type.Object(
     {
       enabled: Type.Boolean({ default: true }),

@@ -100,6 +100,18 @@ export function checkInt(
   );
 }
 
+export function checkPorts(construct: string, prop: string, value: readonly number[]): void {
+  check(
+    Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535),
+    construct,
+    prop,
+    value,
+    'must list at least one port from 1 to 65535',
+  );
+}
+
 export function checkPath(construct: string, prop: string, value: string): void {
   check(
     typeof value === 'string' && value.startsWith('/'),
