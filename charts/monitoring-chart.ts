@@ -10,6 +10,7 @@ import {
   check,
   checkImage,
   checkPorts,
+  type EnvVar,
   finishWorkload,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -30,8 +31,14 @@ import {
 } from './constructs/network.js';
 import { operatorRuleGroup, type RuleGroup, trenchRuleGroup } from './lib/alerts.js';
 import { dashboardUid, trenchDashboard } from './lib/dashboard.js';
+import {
+  DEFAULT_GRAFANA_ADMIN_SECRET,
+  GRAFANA_ADMIN_PASSWORD_KEY,
+  GRAFANA_ADMIN_USER_KEY,
+} from './lib/grafana-admin.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
+import { grafanaAdminSecretRbac, OPERATOR_NAME } from './operator-chart.js';
 
 export const DEFAULT_MONITORING_IMAGES = {
   prometheus: 'quay.io/prometheus/prometheus:v2.55.1',
@@ -60,6 +67,12 @@ export interface MonitoringChartProps {
   readonly managedBy?: string;
   /** A NetworkPolicy for each Deployment. @default true */
   readonly networkPolicies?: boolean;
+  /**
+   * Secret in this namespace holding Grafana's admin login (keys admin-user and
+   * admin-password). The operator generates it when missing; the chart only references it
+   * and lets the operator create it. @default 'grafana-admin'
+   */
+  readonly grafanaAdminSecret?: string;
   /** Ports Prometheus and kube-state-metrics reach the API server on. @default [443, 6443] */
   readonly apiServerPorts?: readonly number[];
 }
@@ -95,6 +108,14 @@ export class MonitoringChart extends Chart {
     const images = { ...DEFAULT_MONITORING_IMAGES, ...props.images };
     for (const [k, v] of Object.entries(images)) checkImage(c, `images.${k}`, v);
     const operatorNamespace = props.operatorNamespace ?? 'trench-system';
+    const adminSecret = props.grafanaAdminSecret ?? DEFAULT_GRAFANA_ADMIN_SECRET;
+    check(
+      /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(adminSecret),
+      c,
+      'grafanaAdminSecret',
+      adminSecret,
+      'must be a Secret name',
+    );
     const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
     checkPorts(c, 'apiServerPorts', apiServerPorts);
     const managedBy = props.managedBy ?? 'cdk8s';
@@ -303,6 +324,7 @@ export class MonitoringChart extends Chart {
         }),
       },
     });
+    grafanaAdminSecretRbac(this, { operatorNamespace, labels: labelsOf(OPERATOR_NAME) });
     new kplus.ConfigMap(this, 'GrafanaDashboards', {
       metadata: { name: 'grafana-dashboards', labels: labelsOf('grafana') },
       data: dashboards,
@@ -317,6 +339,19 @@ export class MonitoringChart extends Chart {
       env: [
         { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
         { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+        // Not Grafana's default admin/admin: the login the operator generated (or yours).
+        {
+          name: 'GF_SECURITY_ADMIN_USER',
+          valueFrom: { secretKeyRef: { name: adminSecret, key: GRAFANA_ADMIN_USER_KEY } },
+        },
+        {
+          name: 'GF_SECURITY_ADMIN_PASSWORD',
+          valueFrom: { secretKeyRef: { name: adminSecret, key: GRAFANA_ADMIN_PASSWORD_KEY } },
+        },
+        // Its NetworkPolicy allows no egress but Prometheus: skip the calls home that would fail.
+        { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+        { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
+        { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
       ],
       mounts: [
         {
@@ -459,7 +494,7 @@ export class MonitoringChart extends Chart {
       /** Where `ready` is served, when not on `port`. */
       readyPort?: number;
       serviceAccount?: string;
-      env?: { name: string; value: string }[];
+      env?: EnvVar[];
       mounts: { name: string; mountPath: string; configMap?: string; items?: string[] }[];
       resources: { requests: Record<string, string>; limits: Record<string, string> };
     },

@@ -31,6 +31,7 @@ import {
 } from './constructs/network.js';
 import { REDIS_PORT } from './constructs/redis.js';
 import { operatorRuleGroup } from './lib/alerts.js';
+import { formatGrafanaAdminSecretRef, type GrafanaAdminSecretRef } from './lib/grafana-admin.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
 
@@ -71,6 +72,12 @@ export interface OperatorChartProps {
   readonly networkPolicy?: boolean;
   /** Ports the NetworkPolicy lets the operator reach the API server on. @default [443, 6443] */
   readonly apiServerPorts?: readonly number[];
+  /**
+   * Grafana's admin Secret, which the operator creates at startup when missing, passed as
+   * TRENCH_GRAFANA_ADMIN_SECRET. The Role that allows it is grafanaAdminSecretRbac's, in
+   * the monitoring namespace. @default none
+   */
+  readonly grafanaAdminSecret?: GrafanaAdminSecretRef;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
 }
@@ -282,6 +289,10 @@ export class OperatorChart extends Chart {
             name: 'TRENCH_PROMETHEUS_NAMESPACE',
             value: props.prometheusNamespace ?? DEFAULT_PROMETHEUS_PEER.namespace,
           },
+          {
+            name: 'TRENCH_GRAFANA_ADMIN_SECRET',
+            value: formatGrafanaAdminSecretRef(props.grafanaAdminSecret),
+          },
         ],
         // It writes nothing to disk: ephemeral storage is its JSON log, which the kubelet
         // rotates at 50Mi.
@@ -353,6 +364,32 @@ export class OperatorChart extends Chart {
       });
     }
   }
+}
+
+/**
+ * The operator's right to create Grafana's admin Secret: a Role in the monitoring namespace,
+ * narrower than a cluster-wide grant. It is rendered by MonitoringChart, after the namespace
+ * it lives in (`kubectl apply -f dist/` would refuse it before). Create only: a create that
+ * finds the Secret gets 409 and keeps it, so the operator never needs to read it.
+ */
+export function grafanaAdminSecretRbac(
+  scope: Construct,
+  props: { readonly operatorNamespace: string; readonly labels: Record<string, string> },
+): void {
+  const name = `${OPERATOR_NAME}-grafana-admin`;
+  new ApiObject(scope, 'GrafanaAdminSecretRole', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name, labels: props.labels },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
+  });
+  new ApiObject(scope, 'GrafanaAdminSecretRoleBinding', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, labels: props.labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: props.operatorNamespace }],
+  });
 }
 
 /** The operator's rule file for a Prometheus configured by hand. */

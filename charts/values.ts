@@ -34,6 +34,16 @@ export const ValuesSchema = Type.Object({
         },
         { default: {} },
       ),
+      grafana: Type.Object(
+        {
+          adminSecret: Type.String({
+            pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+            maxLength: 253,
+            default: 'grafana-admin',
+          }),
+        },
+        { default: {} },
+      ),
     },
     { default: {} },
   ),

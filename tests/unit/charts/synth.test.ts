@@ -138,6 +138,7 @@ describe('values.yaml errors name the file and the field', () => {
       'monitoring.images.prometheus',
       'monitoring.images.grafana',
       'monitoring.images.kubeStateMetrics',
+      'monitoring.grafana.adminSecret',
       'environments',
     ]) {
       expect(params).toContain(key);
