@@ -1,12 +1,16 @@
 // A small Prometheus, Grafana and kube-state-metrics for clusters that have none. Prometheus
 // finds Trench pods by their prometheus.io/* annotations, scrapes the operator with its own
 // labels, and loads the operator's rules plus the rules of the Trenches synth knows about.
+// Each Deployment has a PodDisruptionBudget and a NetworkPolicy that admits exactly its
+// traffic; people reach the UIs with `kubectl port-forward`, which NetworkPolicy does not see.
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import {
   check,
   checkImage,
+  checkPorts,
+  type EnvVar,
   finishWorkload,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -17,10 +21,24 @@ import {
   restrictedPod,
   setServiceSelector,
 } from './constructs/common.js';
+import {
+  apiServerEgress,
+  DEFAULT_API_SERVER_PORTS,
+  DEFAULT_OPERATOR_PEER,
+  DNS_EGRESS,
+  peer,
+  tcp,
+} from './constructs/network.js';
 import { operatorRuleGroup, type RuleGroup, trenchRuleGroup } from './lib/alerts.js';
 import { dashboardUid, trenchDashboard } from './lib/dashboard.js';
+import {
+  DEFAULT_GRAFANA_ADMIN_SECRET,
+  GRAFANA_ADMIN_PASSWORD_KEY,
+  GRAFANA_ADMIN_USER_KEY,
+} from './lib/grafana-admin.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
+import { grafanaAdminSecretRbac, OPERATOR_NAME } from './operator-chart.js';
 
 export const DEFAULT_MONITORING_IMAGES = {
   prometheus: 'quay.io/prometheus/prometheus:v2.55.1',
@@ -47,7 +65,30 @@ export interface MonitoringChartProps {
   readonly trenches?: readonly MonitoredTrench[];
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
+  /** A NetworkPolicy for each Deployment. @default true */
+  readonly networkPolicies?: boolean;
+  /**
+   * Secret in this namespace holding Grafana's admin login (keys admin-user and
+   * admin-password). The operator generates it when missing; the chart only references it
+   * and lets the operator create it. @default 'grafana-admin'
+   */
+  readonly grafanaAdminSecret?: string;
+  /** Ports Prometheus and kube-state-metrics reach the API server on. @default [443, 6443] */
+  readonly apiServerPorts?: readonly number[];
 }
+
+const PROMETHEUS_PORT = 9090;
+const GRAFANA_PORT = 3000;
+const KSM_PORT = 8080;
+
+/**
+ * Prometheus's emptyDir TSDB is bounded twice: by its ephemeral-storage limit (the kubelet
+ * evicts the pod past it) and, below that, by the retention size (Prometheus deletes the
+ * oldest blocks past it). The 2Gi between them absorb the WAL and a compaction's new block
+ * before the old ones go. Prometheus reads GB as GiB.
+ */
+export const PROMETHEUS_STORAGE_LIMIT = '8Gi';
+export const PROMETHEUS_RETENTION_SIZE = '6GB';
 
 const NOBODY = 65534;
 const GRAFANA_USER = 472;
@@ -67,6 +108,16 @@ export class MonitoringChart extends Chart {
     const images = { ...DEFAULT_MONITORING_IMAGES, ...props.images };
     for (const [k, v] of Object.entries(images)) checkImage(c, `images.${k}`, v);
     const operatorNamespace = props.operatorNamespace ?? 'trench-system';
+    const adminSecret = props.grafanaAdminSecret ?? DEFAULT_GRAFANA_ADMIN_SECRET;
+    check(
+      /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(adminSecret),
+      c,
+      'grafanaAdminSecret',
+      adminSecret,
+      'must be a Secret name',
+    );
+    const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
+    checkPorts(c, 'apiServerPorts', apiServerPorts);
     const managedBy = props.managedBy ?? 'cdk8s';
     const labelsOf = (name: string) => ({
       [LABEL_NAME]: name,
@@ -124,7 +175,7 @@ export class MonitoringChart extends Chart {
         {
           job_name: 'kube-state-metrics',
           honor_labels: true,
-          static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:8080`] }],
+          static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:${KSM_PORT}`] }],
         },
         {
           job_name: 'trench-pods',
@@ -189,11 +240,14 @@ export class MonitoringChart extends Chart {
     this.workload('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
       image: images.prometheus,
       user: NOBODY,
-      port: 9090,
+      port: PROMETHEUS_PORT,
       args: [
         '--config.file=/etc/prometheus/prometheus.yml',
         '--storage.tsdb.path=/prometheus',
         '--storage.tsdb.retention.time=7d',
+        // The TSDB is on an emptyDir, counted against the ephemeral-storage limit: exceeding
+        // it evicts the pod and loses every series, so Prometheus drops old blocks first.
+        `--storage.tsdb.retention.size=${PROMETHEUS_RETENTION_SIZE}`,
         '--web.enable-lifecycle',
       ],
       health: '/-/healthy',
@@ -205,8 +259,8 @@ export class MonitoringChart extends Chart {
         { name: 'data', mountPath: '/prometheus' },
       ],
       resources: {
-        requests: { cpu: '100m', memory: '256Mi' },
-        limits: { cpu: '1', memory: '1Gi' },
+        requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '2Gi' },
+        limits: { cpu: '1', memory: '1Gi', 'ephemeral-storage': PROMETHEUS_STORAGE_LIMIT },
       },
     });
 
@@ -222,7 +276,7 @@ export class MonitoringChart extends Chart {
       {
         image: images.kubeStateMetrics,
         user: NOBODY,
-        port: 8080,
+        port: KSM_PORT,
         args: [
           '--resources=pods,deployments,statefulsets',
           '--metric-labels-allowlist=pods=[app.kubernetes.io/instance,app.kubernetes.io/part-of]',
@@ -233,9 +287,10 @@ export class MonitoringChart extends Chart {
         readyPort: 8081,
         serviceAccount: 'kube-state-metrics',
         mounts: [],
+        // Writes nothing but its log.
         resources: {
-          requests: { cpu: '50m', memory: '64Mi' },
-          limits: { cpu: '500m', memory: '256Mi' },
+          requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '32Mi' },
+          limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '256Mi' },
         },
       },
     );
@@ -257,7 +312,7 @@ export class MonitoringChart extends Chart {
               type: 'prometheus',
               access: 'proxy',
               isDefault: true,
-              url: `http://prometheus.${namespace}.svc:9090`,
+              url: `http://prometheus.${namespace}.svc:${PROMETHEUS_PORT}`,
             },
           ],
         }),
@@ -269,6 +324,7 @@ export class MonitoringChart extends Chart {
         }),
       },
     });
+    grafanaAdminSecretRbac(this, { operatorNamespace, labels: labelsOf(OPERATOR_NAME) });
     new kplus.ConfigMap(this, 'GrafanaDashboards', {
       metadata: { name: 'grafana-dashboards', labels: labelsOf('grafana') },
       data: dashboards,
@@ -276,13 +332,26 @@ export class MonitoringChart extends Chart {
     this.workload('grafana', labelsOf('grafana'), selectorOf('grafana'), {
       image: images.grafana,
       user: GRAFANA_USER,
-      port: 3000,
+      port: GRAFANA_PORT,
       args: [],
       health: '/api/health',
       ready: '/api/health',
       env: [
         { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
         { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+        // Not Grafana's default admin/admin: the login the operator generated (or yours).
+        {
+          name: 'GF_SECURITY_ADMIN_USER',
+          valueFrom: { secretKeyRef: { name: adminSecret, key: GRAFANA_ADMIN_USER_KEY } },
+        },
+        {
+          name: 'GF_SECURITY_ADMIN_PASSWORD',
+          valueFrom: { secretKeyRef: { name: adminSecret, key: GRAFANA_ADMIN_PASSWORD_KEY } },
+        },
+        // Its NetworkPolicy allows no egress but Prometheus: skip the calls home that would fail.
+        { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+        { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
+        { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
       ],
       mounts: [
         {
@@ -305,9 +374,78 @@ export class MonitoringChart extends Chart {
         { name: 'data', mountPath: '/var/lib/grafana' },
         { name: 'tmp', mountPath: '/tmp' },
       ],
+      // Its SQLite database (users, preferences) and /tmp; dashboards come from ConfigMaps.
       resources: {
-        requests: { cpu: '50m', memory: '128Mi' },
-        limits: { cpu: '500m', memory: '512Mi' },
+        requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
+        limits: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '1Gi' },
+      },
+    });
+
+    // --- NetworkPolicies ----------------------------------------------------------------
+    if (props.networkPolicies ?? true) {
+      const apiServer = apiServerEgress(apiServerPorts);
+      const local = (name: string) => ({ podSelector: { matchLabels: selectorOf(name) } });
+      this.networkPolicy('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
+        ingress: [
+          {
+            // Grafana's queries, and the operator's canary analysis.
+            from: [
+              local('grafana'),
+              peer({ ...DEFAULT_OPERATOR_PEER, namespace: operatorNamespace }),
+            ],
+            ports: [tcp(PROMETHEUS_PORT)],
+          },
+        ],
+        egress: [
+          // Scrapes, on whatever port a pod's annotation names: Trench pods in every
+          // namespace, the operator and kube-state-metrics, all labelled part-of trench.
+          {
+            to: [
+              {
+                namespaceSelector: {},
+                podSelector: { matchLabels: { [LABEL_PART_OF]: PART_OF } },
+              },
+            ],
+          },
+          // Kubernetes service discovery.
+          apiServer,
+          DNS_EGRESS,
+        ],
+      });
+      // No ingress rule: nothing in the cluster needs to open Grafana.
+      this.networkPolicy('grafana', labelsOf('grafana'), selectorOf('grafana'), {
+        ingress: [],
+        egress: [{ to: [local('prometheus')], ports: [tcp(PROMETHEUS_PORT)] }, DNS_EGRESS],
+      });
+      this.networkPolicy(
+        'kube-state-metrics',
+        labelsOf('kube-state-metrics'),
+        selectorOf('kube-state-metrics'),
+        {
+          ingress: [{ from: [local('prometheus')], ports: [tcp(KSM_PORT)] }],
+          egress: [apiServer, DNS_EGRESS],
+        },
+      );
+    }
+  }
+
+  /** Both directions in one policy, so each pod is isolated by exactly one object. */
+  private networkPolicy(
+    name: string,
+    labels: Record<string, string>,
+    selector: Record<string, string>,
+    rules: { ingress: unknown[]; egress: unknown[] },
+  ): void {
+    new ApiObject(this, `${name}-network-policy`, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress', 'Egress'],
+        // The API server drops an empty list; written out, `kubectl diff` would show drift.
+        ...(rules.ingress.length > 0 ? { ingress: rules.ingress } : {}),
+        egress: rules.egress,
       },
     });
   }
@@ -356,7 +494,7 @@ export class MonitoringChart extends Chart {
       /** Where `ready` is served, when not on `port`. */
       readyPort?: number;
       serviceAccount?: string;
-      env?: { name: string; value: string }[];
+      env?: EnvVar[];
       mounts: { name: string; mountPath: string; configMap?: string; items?: string[] }[];
       resources: { requests: Record<string, string>; limits: Record<string, string> };
     },
@@ -419,5 +557,18 @@ export class MonitoringChart extends Chart {
       ports: [{ name: 'http', port: o.port, targetPort: o.port }],
     });
     setServiceSelector(svc, selector);
+    // One replica each (the TSDB and Grafana's database are the pod's own), and a budget
+    // that kept it would block every node drain. maxUnavailable 1 never blocks a drain;
+    // what it adds is a budget that eviction-aware tooling and cluster policies can find.
+    new ApiObject(this, `${name}-pdb`, {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selector },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
   }
 }

@@ -1,6 +1,6 @@
 // The operator's install: its namespace, ServiceAccount, least-privilege RBAC (no wildcards),
-// a Deployment with probes and the restricted security context, a metrics Service, and the
-// CRDs it serves.
+// a Deployment with probes and the restricted security context, a metrics Service, a
+// PodDisruptionBudget, a NetworkPolicy, and the CRDs it serves.
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
@@ -9,6 +9,7 @@ import {
   check,
   checkImage,
   checkInt,
+  checkPorts,
   finishWorkload,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -20,8 +21,16 @@ import {
   scrapeAnnotations,
   setServiceSelector,
 } from './constructs/common.js';
-import { DEFAULT_PROMETHEUS_PEER } from './constructs/network.js';
+import {
+  apiServerEgress,
+  DEFAULT_API_SERVER_PORTS,
+  DEFAULT_PROMETHEUS_PEER,
+  DNS_EGRESS,
+  tcp,
+} from './constructs/network.js';
+import { REDIS_PORT } from './constructs/redis.js';
 import { operatorRuleGroup } from './lib/alerts.js';
+import { formatGrafanaAdminSecretRef, type GrafanaAdminSecretRef } from './lib/grafana-admin.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
 import { toYaml } from './lib/yaml.js';
 import { operatorClusterRules } from './operator-kinds.js';
@@ -38,6 +47,8 @@ export const OPERATOR_PORT = 8080;
  */
 export const OPERATOR_NODE_OPTIONS = '--max-old-space-size=192';
 const OPERATOR_USER = 65532;
+/** Where canary analysis finds Prometheus: its default port, or 443 (already open) behind TLS. */
+export const OPERATOR_PROMETHEUS_PORT = 9090;
 
 export interface OperatorChartProps {
   /** @default 'trench-system' */
@@ -59,6 +70,16 @@ export interface OperatorChartProps {
   readonly prometheusNamespace?: string;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
+  /** A NetworkPolicy for the operator's pods. @default true */
+  readonly networkPolicy?: boolean;
+  /** Ports the NetworkPolicy lets the operator reach the API server on. @default [443, 6443] */
+  readonly apiServerPorts?: readonly number[];
+  /**
+   * Grafana's admin Secret, which the operator creates at startup when missing, passed as
+   * TRENCH_GRAFANA_ADMIN_SECRET. The Role that allows it is grafanaAdminSecretRbac's, in
+   * the monitoring namespace. @default none
+   */
+  readonly grafanaAdminSecret?: GrafanaAdminSecretRef;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
 }
@@ -78,6 +99,8 @@ export class OperatorChart extends Chart {
       'must be a namespace name',
     );
     checkImage(c, 'image', props.image);
+    const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
+    checkPorts(c, 'apiServerPorts', apiServerPorts);
     const replicas = props.replicas ?? 2;
     checkInt(c, 'replicas', replicas, 1, 10);
     const logLevel = props.logLevel ?? 'info';
@@ -217,10 +240,16 @@ export class OperatorChart extends Chart {
             name: 'TRENCH_PROMETHEUS_NAMESPACE',
             value: props.prometheusNamespace ?? DEFAULT_PROMETHEUS_PEER.namespace,
           },
+          {
+            name: 'TRENCH_GRAFANA_ADMIN_SECRET',
+            value: formatGrafanaAdminSecretRef(props.grafanaAdminSecret),
+          },
         ],
+        // It writes nothing to disk: ephemeral storage is its JSON log, which the kubelet
+        // rotates at 50Mi.
         resources: {
-          limits: { cpu: '1', memory: '512Mi' },
-          requests: { cpu: '100m', memory: '128Mi' },
+          limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '256Mi' },
+          requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
         },
       },
     });
@@ -230,6 +259,42 @@ export class OperatorChart extends Chart {
       ports: [{ name: 'metrics', port: OPERATOR_PORT, targetPort: OPERATOR_PORT }],
     });
     setServiceSelector(service, selector);
+
+    // One of the replicas may go at a time: the other leads or takes over within a lease.
+    new ApiObject(this, 'Pdb', {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: OPERATOR_NAME, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selector },
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
+
+    if (props.networkPolicy ?? true) {
+      new ApiObject(this, 'NetworkPolicy', {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: OPERATOR_NAME, labels },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ['Ingress', 'Egress'],
+          // Metrics and probes only. From any namespace: with the Prometheus Operator the
+          // scraper runs wherever the cluster put it (the kubelet's probes are always let in).
+          ingress: [{ ports: [tcp(OPERATOR_PORT)] }],
+          egress: [
+            apiServerEgress(apiServerPorts),
+            DNS_EGRESS,
+            // Queue depth, from managed Redis pods in Trench namespaces and from external
+            // Redis servers, which have no selector: any address.
+            { ports: [tcp(REDIS_PORT)] },
+            // Canary analysis queries the Prometheus each Trench names, in or out of cluster.
+            { ports: [tcp(OPERATOR_PROMETHEUS_PORT)] },
+          ],
+        },
+      });
+    }
 
     if (props.prometheusOperator) {
       new ApiObject(this, 'ServiceMonitor', {
@@ -250,6 +315,32 @@ export class OperatorChart extends Chart {
       });
     }
   }
+}
+
+/**
+ * The operator's right to create Grafana's admin Secret: a Role in the monitoring namespace,
+ * narrower than a cluster-wide grant. It is rendered by MonitoringChart, after the namespace
+ * it lives in (`kubectl apply -f dist/` would refuse it before). Create only: a create that
+ * finds the Secret gets 409 and keeps it, so the operator never needs to read it.
+ */
+export function grafanaAdminSecretRbac(
+  scope: Construct,
+  props: { readonly operatorNamespace: string; readonly labels: Record<string, string> },
+): void {
+  const name = `${OPERATOR_NAME}-grafana-admin`;
+  new ApiObject(scope, 'GrafanaAdminSecretRole', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name, labels: props.labels },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
+  });
+  new ApiObject(scope, 'GrafanaAdminSecretRoleBinding', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, labels: props.labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: props.operatorNamespace }],
+  });
 }
 
 /** The operator's rule file for a Prometheus configured by hand. */

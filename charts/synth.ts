@@ -5,6 +5,7 @@ import { trenchCrds } from './api/crds.js';
 import { API_VERSION } from './api/trench.js';
 import { applyTrenchDefaults } from './api/validate.js';
 import { type Manifest, manifestsOf } from './constructs/common.js';
+import type { GrafanaAdminSecretRef } from './lib/grafana-admin.js';
 import { canonical } from './lib/json.js';
 import { toYamlStream } from './lib/yaml.js';
 import { MonitoringChart } from './monitoring-chart.js';
@@ -17,6 +18,12 @@ const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
 function annotate(m: Manifest, annotations: Record<string, string>): Manifest {
   m.metadata.annotations = { ...m.metadata.annotations, ...annotations };
   return canonical(m) as Manifest;
+}
+
+/** The Secret the operator makes for Grafana's admin login; none without the monitoring stack. */
+export function grafanaAdminSecretRef(values: Values): GrafanaAdminSecretRef | undefined {
+  if (!values.monitoring.enabled) return undefined;
+  return { namespace: values.monitoring.namespace, name: values.monitoring.grafana.adminSecret };
 }
 
 export interface SynthOutput {
@@ -49,6 +56,9 @@ export function synthesize(values: Values): SynthOutput {
     prometheusOperator: values.prometheusOperator,
     networkPolicies: values.networkPolicies,
     prometheusNamespace: values.monitoring.namespace,
+    networkPolicy: values.networkPolicies,
+    apiServerPorts: values.apiServerPorts,
+    grafanaAdminSecret: grafanaAdminSecretRef(values),
     crds: false,
   });
   dist.set(
@@ -61,6 +71,9 @@ export function synthesize(values: Values): SynthOutput {
       namespace: values.monitoring.namespace,
       operatorNamespace: values.operator.namespace,
       images: values.monitoring.images,
+      networkPolicies: values.networkPolicies,
+      apiServerPorts: values.apiServerPorts,
+      grafanaAdminSecret: values.monitoring.grafana.adminSecret,
       trenches: values.environments.map((env) => {
         const spec = applyTrenchDefaults(env.spec);
         return {

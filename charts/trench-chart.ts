@@ -106,6 +106,7 @@ export class TrenchChart extends Chart {
       port: spec.api.port,
       metricsPort,
       healthPath: spec.api.healthPath,
+      livenessPath: spec.api.livenessPath,
       metricsPath: spec.api.metricsPath,
       command: spec.api.command,
       args: spec.api.args,

@@ -17,6 +17,11 @@ export const ValuesSchema = Type.Object({
   }),
   prometheusOperator: Type.Boolean({ default: false }),
   networkPolicies: Type.Boolean({ default: true }),
+  apiServerPorts: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+    minItems: 1,
+    maxItems: 10,
+    default: [443, 6443],
+  }),
   monitoring: Type.Object(
     {
       enabled: Type.Boolean({ default: true }),
@@ -26,6 +31,16 @@ export const ValuesSchema = Type.Object({
           prometheus: Type.Optional(Type.String({ minLength: 1 })),
           grafana: Type.Optional(Type.String({ minLength: 1 })),
           kubeStateMetrics: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { default: {} },
+      ),
+      grafana: Type.Object(
+        {
+          adminSecret: Type.String({
+            pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+            maxLength: 253,
+            default: 'grafana-admin',
+          }),
         },
         { default: {} },
       ),

@@ -12,12 +12,19 @@
 //   POD_NAMESPACE              the operator's namespace (default trench-system); NetworkPolicies
 //                              admit the operator from there to Redis
 //   TRENCH_LOG_LEVEL           debug, info (default), warn, error
+//   TRENCH_GRAFANA_ADMIN_SECRET <namespace>/<name> of Grafana's admin Secret, created at startup
+//                              when missing and never overwritten (default empty: none)
 // OperatorChart's Deployment sets these; keep the two lists the same.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_PEER, DEFAULT_PROMETHEUS_PEER } from '../charts/constructs/network.js';
+import {
+  type GrafanaAdminSecretRef,
+  parseGrafanaAdminSecretRef,
+} from '../charts/lib/grafana-admin.js';
+import { ensureGrafanaAdminSecretUntilDone } from './monitoring/grafana-admin.js';
 import { SharedInformers } from './runtime/cache.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
@@ -35,6 +42,7 @@ export interface OperatorConfig {
   readonly prometheusNamespace: string;
   readonly operatorNamespace: string;
   readonly logLevel: Level;
+  readonly grafanaAdminSecret?: GrafanaAdminSecretRef;
 }
 
 /** Reads the configuration, naming the variable and value that are wrong. Pure. */
@@ -60,8 +68,13 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
       `TRENCH_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(v)}`,
     );
   };
+  const grafanaAdminSecret = parseGrafanaAdminSecretRef(
+    env.TRENCH_GRAFANA_ADMIN_SECRET ?? '',
+    'TRENCH_GRAFANA_ADMIN_SECRET',
+  );
   return {
     ...(env.TRENCH_WATCH_NAMESPACE ? { namespace: env.TRENCH_WATCH_NAMESPACE } : {}),
+    ...(grafanaAdminSecret ? { grafanaAdminSecret } : {}),
     leaderElection: bool('TRENCH_LEADER_ELECTION', true),
     leaseNamespace: env.TRENCH_LEASE_NAMESPACE || env.POD_NAMESPACE || 'trench-system',
     workers: int('TRENCH_WORKERS', 8, 1),
@@ -108,6 +121,10 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   });
   await manager.start();
   log.info('Started operator', { identity, ...config });
+  // In the background: it waits for the monitoring namespace, which dist/ may apply later.
+  if (config.grafanaAdminSecret) {
+    void ensureGrafanaAdminSecretUntilDone(client, config.grafanaAdminSecret, { log });
+  }
   return manager;
 }
 

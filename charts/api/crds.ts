@@ -20,6 +20,9 @@ interface CrdInput {
   columns: { name: string; type: string; jsonPath: string; description?: string }[];
 }
 
+/** `kubectl get playtrenches` lists Trenches, TrenchBackups and TrenchRestores together. */
+export const CATEGORY = 'playtrenches';
+
 function crd(input: CrdInput): CrdObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -37,7 +40,10 @@ function crd(input: CrdInput): CrdObject {
         plural: input.plural,
         singular: input.singular,
         shortNames: input.shortNames,
-        categories: ['trench'],
+        // Not `trench`: kubectl resolves a word that names a category before the singular of a
+        // resource, so `kubectl get trench NAME` would list all three kinds and then fail with
+        // "you must specify only one resource". A category must never equal a resource name.
+        categories: [CATEGORY],
       },
       versions: [
         {

@@ -77,14 +77,29 @@ export const ApiSpecSchema = Type.Object(
         description: 'Port serving metricsPath. Default: the API port.',
       }),
     ),
-    healthPath: Type.String({ pattern: '^/', maxLength: 256, default: '/health' }),
+    healthPath: Type.String({
+      pattern: '^/',
+      maxLength: 256,
+      default: '/health',
+      description:
+        'Readiness probe path. It may check the database and Redis: failing, it takes the pod out of the Service, nothing more.',
+    }),
+    livenessPath: Type.String({
+      pattern: '^/',
+      maxLength: 256,
+      default: '/livez',
+      description:
+        'Liveness and startup probe path. It must answer 200 while the process can serve, whatever the database and Redis do: failing, it restarts the container, so one that checks them would restart every API pod during a database outage.',
+    }),
     metricsPath: Type.String({ pattern: '^/', maxLength: 256, default: '/metrics' }),
     command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
     args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
     env: Type.Optional(EnvList('API')),
     envFrom: Type.Optional(EnvFromList('API')),
     resources: Type.Optional(
-      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+      Resources(
+        'Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 128Mi; limits cpu 1, memory 512Mi, ephemeral-storage 1Gi.',
+      ),
     ),
   },
   { description: 'The HTTP API: a Deployment behind a Service.' },
@@ -141,7 +156,9 @@ export const WorkerSpecSchema = Type.Object(
     env: Type.Optional(EnvList('worker')),
     envFrom: Type.Optional(EnvFromList('worker')),
     resources: Type.Optional(
-      Resources('Default: requests cpu 100m, memory 128Mi; limits cpu 1, memory 512Mi.'),
+      Resources(
+        'Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 128Mi; limits cpu 1, memory 512Mi, ephemeral-storage 1Gi.',
+      ),
     ),
   },
   { description: 'BullMQ workers: a Deployment whose replicas the operator owns.' },
@@ -178,7 +195,11 @@ export const RedisSpecSchema = Type.Object(
     storage: Type.Optional(Quantity({ description: 'Managed only. Default: 1Gi.' })),
     storageClassName: Type.Optional(Type.String({ description: 'Managed only.' })),
     image: Type.Optional(Type.String({ minLength: 1, description: 'Managed only.' })),
-    resources: Type.Optional(Resources('Managed only.')),
+    resources: Type.Optional(
+      Resources(
+        'Managed only. Merged key by key over the defaults: requests cpu 100m, memory 128Mi, ephemeral-storage 64Mi; limits cpu 1, memory 512Mi, ephemeral-storage 512Mi.',
+      ),
+    ),
   },
   {
     default: {},
@@ -200,7 +221,11 @@ export const PostgresSpecSchema = Type.Object(
         description: 'Managed only. Default: trench.',
       }),
     ),
-    resources: Type.Optional(Resources('Managed only.')),
+    resources: Type.Optional(
+      Resources(
+        'Managed only. Merged key by key over the defaults: requests cpu 250m, memory 256Mi, ephemeral-storage 128Mi; limits cpu 2, memory 1Gi, ephemeral-storage 1Gi.',
+      ),
+    ),
   },
   {
     default: {},

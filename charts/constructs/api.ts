@@ -30,9 +30,11 @@ import {
 export const API_USER = 10001;
 export const API_SERVICE_PORT = 80;
 export const API_SERVICE_METRICS_PORT = 9090;
+// Ephemeral storage holds the container's logs (the kubelet keeps up to 50Mi) and /tmp; the
+// limit makes a runaway writer evict its own pod instead of filling the node's disk.
 export const DEFAULT_API_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '1Gi' },
 };
 
 export interface ApiProps extends TrenchComponentProps {
@@ -44,8 +46,18 @@ export interface ApiProps extends TrenchComponentProps {
   readonly port?: number;
   /** Port serving metricsPath. @default the value of `port` */
   readonly metricsPort?: number;
-  /** Readiness, liveness and startup probe path. @default '/health' */
+  /**
+   * Readiness probe path; it may check the database and Redis, since failing only takes the
+   * pod out of the Service. @default '/health'
+   */
   readonly healthPath?: string;
+  /**
+   * Liveness and startup probe path. It must not depend on anything downstream: a failing
+   * liveness probe restarts the container, so one that checks the database would restart
+   * every API pod during a database outage, and none would be left when it recovers.
+   * @default '/livez'
+   */
+  readonly livenessPath?: string;
   /** Path Prometheus scrapes. @default '/metrics' */
   readonly metricsPath?: string;
   /** Container command. @default the image's entrypoint */
@@ -90,6 +102,8 @@ export class Api extends Construct {
     checkInt(c, 'metricsPort', metricsPort, 1, 65535);
     const healthPath = props.healthPath ?? '/health';
     checkPath(c, 'healthPath', healthPath);
+    const livenessPath = props.livenessPath ?? '/livez';
+    checkPath(c, 'livenessPath', livenessPath);
     checkPath(c, 'metricsPath', props.metricsPath ?? '/metrics');
     const preStop = props.preStopSleepSeconds ?? 5;
     checkInt(c, 'preStopSleepSeconds', preStop, 0, 300);
@@ -132,17 +146,22 @@ export class Api extends Construct {
               ...(metricsPort !== port ? [{ name: 'metrics', number: metricsPort }] : []),
             ],
             securityContext: restrictedContainer(API_USER),
+            // Readiness reacts within 15 s; liveness only after 60 s of a process that no
+            // longer answers (timeouts of 5 s, so a busy event loop is not taken for a dead
+            // one). Startup shares liveness's path: a pod started during a database outage
+            // must wait in not-ready, not be restarted in a loop.
             readiness: kplus.Probe.fromHttpGet(healthPath, {
               port,
               periodSeconds: Duration.seconds(5),
               failureThreshold: 3,
             }),
-            liveness: kplus.Probe.fromHttpGet(healthPath, {
+            liveness: kplus.Probe.fromHttpGet(livenessPath, {
               port,
               periodSeconds: Duration.seconds(10),
+              timeoutSeconds: Duration.seconds(5),
               failureThreshold: 6,
             }),
-            startup: kplus.Probe.fromHttpGet(healthPath, {
+            startup: kplus.Probe.fromHttpGet(livenessPath, {
               port,
               periodSeconds: Duration.seconds(2),
               failureThreshold: 60,

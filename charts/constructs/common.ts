@@ -3,7 +3,7 @@
 // names and of the labels it adds for its own bookkeeping.
 import { ApiObject, type Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import type { IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { isTrenchName, TRENCH_NAME_RULE } from '../api/trench.js';
 import { compareQuantities, parseQuantity } from '../lib/quantity.js';
 
@@ -90,6 +90,18 @@ export function checkInt(
     prop,
     value,
     `must be an integer from ${min} to ${max}`,
+  );
+}
+
+export function checkPorts(construct: string, prop: string, value: readonly number[]): void {
+  check(
+    Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535),
+    construct,
+    prop,
+    value,
+    'must list at least one port from 1 to 65535',
   );
 }
 
@@ -333,6 +345,29 @@ export function setServiceSelector(service: kplus.Service, selector: Labels): vo
       delete m.spec.externalIPs;
     }
   });
+}
+
+/**
+ * The headless Service (clusterIP None) a StatefulSet names as its serviceName, named
+ * `<name>-headless`: it gives each pod the stable DNS name `<pod>.<name>-headless`. It lists
+ * pods before they are ready, so that a pod's own name resolves while it starts; clients use
+ * the component's other Service, which lists only ready pods.
+ */
+export function governingService(
+  scope: Construct,
+  name: string,
+  labels: Labels,
+  selector: Labels,
+  port: { readonly name: string; readonly port: number },
+): kplus.Service {
+  const service = new kplus.Service(scope, 'HeadlessService', {
+    metadata: { name: `${name}-headless`, labels },
+    clusterIP: 'None',
+    publishNotReadyAddresses: true,
+    ports: [{ name: port.name, port: port.port, targetPort: port.port }],
+  });
+  setServiceSelector(service, selector);
+  return service;
 }
 
 /**

@@ -53,9 +53,24 @@ export interface NetworkProps extends TrenchComponentProps {
 
 type Json = Record<string, unknown>;
 
-const tcp = (port: number) => ({ protocol: 'TCP', port });
+export const tcp = (port: number) => ({ protocol: 'TCP', port });
 
-function peer(p: PeerSelector): Json {
+/** DNS on any address: the cluster's resolver runs wherever the cluster put it. */
+export const DNS_EGRESS = { ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] };
+
+/**
+ * Ports of the API server's endpoints. It is no pod, so no selector names it, and policies
+ * see the port after the `kubernetes` Service's translation: 6443 on most clusters, 443 on
+ * some managed ones.
+ */
+export const DEFAULT_API_SERVER_PORTS: readonly number[] = [443, 6443];
+
+/** Egress to the API server, for pods that watch it. */
+export function apiServerEgress(ports: readonly number[] = DEFAULT_API_SERVER_PORTS): Json {
+  return { ports: ports.map(tcp) };
+}
+
+export function peer(p: PeerSelector): Json {
   return {
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': p.namespace } },
     podSelector: { matchLabels: { ...p.podLabels } },
@@ -85,7 +100,7 @@ export class Network extends Construct {
       },
     });
 
-    const dns = { ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] };
+    const dns = DNS_EGRESS;
     const toRedis =
       props.redis === 'managed'
         ? {

@@ -1,4 +1,5 @@
-// Managed PostgreSQL: one StatefulSet pod on a volume claim behind a Service. The password
+// Managed PostgreSQL: one StatefulSet pod on a volume claim behind a Service for clients and
+// the headless Service that governs the StatefulSet (per-pod DNS). The password
 // lives in the Secret `<trench>-postgres` (key `password`), which the operator generates once;
 // these manifests only reference it.
 import { Duration } from 'cdk8s';
@@ -14,6 +15,7 @@ import {
   type EnvVar,
   finishVolumeClaim,
   finishWorkload,
+  governingService,
   type Labels,
   mergeResources,
   type Quantity,
@@ -31,9 +33,11 @@ export const POSTGRES_USER_ID = 999;
 export const POSTGRES_USER = 'trench';
 export const POSTGRES_PASSWORD_KEY = 'password';
 export const DEFAULT_POSTGRES_IMAGE = 'docker.io/library/postgres:16.6';
+// Data and temporary sort files live on the claim; ephemeral storage is logs, the socket
+// directory and /tmp.
 export const DEFAULT_POSTGRES_RESOURCES = {
-  requests: { cpu: '250m', memory: '256Mi' },
-  limits: { cpu: '2', memory: '1Gi' },
+  requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
+  limits: { cpu: '2', memory: '1Gi', 'ephemeral-storage': '1Gi' },
 };
 const DATA_DIR = '/var/lib/postgresql/data';
 
@@ -51,7 +55,7 @@ export interface PostgresProps extends TrenchComponentProps {
 }
 
 export class Postgres extends Construct {
-  /** `<trench>-postgres`: the StatefulSet, the Service and the operator's Secret. */
+  /** `<trench>-postgres`: the StatefulSet, the client Service and the operator's Secret. */
   public readonly name: string;
   public readonly secretName: string;
   public readonly database: string;
@@ -101,13 +105,17 @@ export class Postgres extends Construct {
       ports: [{ name: 'postgres', port: POSTGRES_PORT, targetPort: POSTGRES_PORT }],
     });
     setServiceSelector(service, this.podSelector);
+    const headless = governingService(this, this.name, labels, this.podSelector, {
+      name: 'postgres',
+      port: POSTGRES_PORT,
+    });
 
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-U', POSTGRES_USER, '-d', database];
     const sts = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name: this.name, labels },
       podMetadata: { labels },
       select: false,
-      service,
+      service: headless,
       replicas: 1,
       automountServiceAccountToken: false,
       securityContext: restrictedPod(POSTGRES_USER_ID),

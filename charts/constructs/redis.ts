@@ -1,6 +1,7 @@
 // Managed Redis for the BullMQ queues: one StatefulSet pod with append-only-file persistence
-// on a volume claim, so queued jobs survive a restart, behind a headless Service. It requires
-// a password from the Secret the operator generates, like Postgres.
+// on a volume claim, so queued jobs survive a restart, behind a Service for clients and the
+// headless Service that governs the StatefulSet (per-pod DNS, not-ready pods listed). It
+// requires a password from the Secret the operator generates, like Postgres.
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -13,6 +14,7 @@ import {
   type EnvVar,
   finishVolumeClaim,
   finishWorkload,
+  governingService,
   type Labels,
   mergeResources,
   type Quantity,
@@ -30,9 +32,10 @@ export const REDIS_USER = 999;
 /** Key of the password in the `<trench>-redis` Secret the operator generates. */
 export const REDIS_PASSWORD_KEY = 'password';
 export const DEFAULT_REDIS_IMAGE = 'docker.io/library/redis:7.4.2';
+// The AOF and snapshots live on the claim; ephemeral storage is logs only.
 export const DEFAULT_REDIS_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '512Mi' },
 };
 
 export interface RedisProps extends TrenchComponentProps {
@@ -47,7 +50,7 @@ export interface RedisProps extends TrenchComponentProps {
 }
 
 export class Redis extends Construct {
-  /** `<trench>-redis`: the StatefulSet, its Service and the operator's Secret. */
+  /** `<trench>-redis`: the StatefulSet, the client Service and the operator's Secret. */
   public readonly name: string;
   public readonly secretName: string;
   public readonly podSelector: Labels;
@@ -75,18 +78,24 @@ export class Redis extends Construct {
       { name: 'REDIS_URL', value: `redis://:$(REDIS_PASSWORD)@${this.name}:${REDIS_PORT}` },
     ];
 
+    // The client Service is headless as well: it has been since the first release and
+    // clusterIP cannot change on an existing Service; with one pod, DNS gives its address.
     const service = new kplus.Service(this, 'Service', {
       metadata: { name: this.name, labels },
       clusterIP: 'None',
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
     });
     setServiceSelector(service, this.podSelector);
+    const headless = governingService(this, this.name, labels, this.podSelector, {
+      name: 'redis',
+      port: REDIS_PORT,
+    });
 
     const sts = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name: this.name, labels },
       podMetadata: { labels },
       select: false,
-      service,
+      service: headless,
       replicas: 1,
       automountServiceAccountToken: false,
       securityContext: restrictedPod(REDIS_USER),

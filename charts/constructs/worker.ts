@@ -26,9 +26,10 @@ import {
 } from './common.js';
 
 export const WORKER_USER = 10001;
+// As the API's: logs and /tmp, which jobs that build files (exports, reports) may use.
 export const DEFAULT_WORKER_RESOURCES = {
-  requests: { cpu: '100m', memory: '128Mi' },
-  limits: { cpu: '1', memory: '512Mi' },
+  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
+  limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '1Gi' },
 };
 const QUEUE_NAME = /^[A-Za-z0-9._:-]+$/;
 

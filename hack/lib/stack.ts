@@ -5,6 +5,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { formatGrafanaAdminSecretRef } from '../../charts/lib/grafana-admin.js';
+import { grafanaAdminSecretRef } from '../../charts/synth.js';
+import { parseValues } from '../../charts/values.js';
 import {
   addonDir,
   type ClusterState,
@@ -68,6 +71,8 @@ export async function upStack(options: StackOptions = {}): Promise<ClusterState>
   ]);
   if (!runningOperator(stateDir)) {
     const [port] = await freePorts(1);
+    // As OperatorChart sets it in the pod: the operator makes Grafana's admin Secret.
+    const values = parseValues(readFileSync(join(REPO_ROOT, 'values.yaml'), 'utf8'), 'values.yaml');
     const record = startProcess(
       'operator',
       process.execPath,
@@ -78,6 +83,7 @@ export async function upStack(options: StackOptions = {}): Promise<ClusterState>
         KUBECONFIG: state.kubeconfig,
         TRENCH_LEADER_ELECTION: 'false',
         TRENCH_METRICS_PORT: String(port),
+        TRENCH_GRAFANA_ADMIN_SECRET: formatGrafanaAdminSecretRef(grafanaAdminSecretRef(values)),
       },
       REPO_ROOT,
     );

@@ -48,7 +48,6 @@ async function getTrench(): Promise<LiveTrench> {
 async function patchTrench(patch: unknown): Promise<void> {
   const r = await kubectl([
     'patch',
-    // Not `trench`: kubectl resolves that to the category, which names all three kinds.
     'trenches',
     NAME,
     '-n',

@@ -67,6 +67,12 @@ const invalid: [string, (s: Loose) => void, string, string, string?][] = [
     'should match',
   ],
   [
+    'relative liveness path',
+    (s) => (s.api.livenessPath = 'livez'),
+    'spec.api.livenessPath',
+    'should match',
+  ],
+  [
     'no queues',
     (s) => (s.worker.queues = []),
     'spec.worker.queues',

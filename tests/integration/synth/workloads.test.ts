@@ -127,6 +127,45 @@ describe('TrenchChart output in a restricted namespace', () => {
     }
   });
 
+  it('gives each StatefulSet pod its DNS name through the headless governing Service', async () => {
+    for (const name of ['demo-redis', 'demo-postgres', 'shop-postgres']) {
+      const sts = JSON.parse(
+        (await ok(['get', 'statefulset', name, '-n', ns.name, '-o', 'json'])).stdout,
+      );
+      expect(sts.spec.serviceName).toBe(`${name}-headless`);
+      const svc = JSON.parse(
+        (await ok(['get', 'service', sts.spec.serviceName, '-n', ns.name, '-o', 'json'])).stdout,
+      );
+      expect(svc.spec.clusterIP).toBe('None');
+      // The EndpointSlice controller gives an endpoint a hostname only when the pod's
+      // subdomain (set by the StatefulSet controller from serviceName) names this Service:
+      // that hostname is the per-pod DNS record `<pod>.<service>`.
+      await waitFor(
+        async () => {
+          const slices = JSON.parse(
+            (
+              await ok([
+                'get',
+                'endpointslices',
+                '-n',
+                ns.name,
+                '-l',
+                `kubernetes.io/service-name=${sts.spec.serviceName}`,
+                '-o',
+                'json',
+              ])
+            ).stdout,
+          );
+          const hostnames = slices.items.flatMap((s: { endpoints?: { hostname?: string }[] }) =>
+            (s.endpoints ?? []).map((e) => e.hostname),
+          );
+          return hostnames.includes(`${name}-0`) ? true : undefined;
+        },
+        { what: `an endpoint ${name}-0 in Service ${sts.spec.serviceName}`, timeoutMs: 60_000 },
+      );
+    }
+  });
+
   it('leaves no FailedCreate event behind', async () => {
     const events = JSON.parse((await ok(['get', 'events', '-n', ns.name, '-o', 'json'])).stdout);
     const failed = events.items.filter((e: { reason: string }) => e.reason === 'FailedCreate');

@@ -78,7 +78,7 @@ describe('CRDs', () => {
       kind: 'Trench',
       plural: 'trenches',
       shortNames: ['tr'],
-      categories: ['trench'],
+      categories: ['playtrenches'],
     });
     const version = (trench.spec.versions as Record<string, unknown>[])[0]!;
     expect(version.subresources).toEqual({ status: {} });
@@ -92,6 +92,26 @@ describe('CRDs', () => {
       'Last Backup',
       'Age',
     ]);
+  });
+
+  it('share one category that names none of their resources (kubectl resolves it first)', () => {
+    const names = trenchCrds().map(
+      (c) =>
+        c.spec.names as {
+          kind: string;
+          plural: string;
+          singular: string;
+          shortNames: string[];
+          categories: string[];
+        },
+    );
+    const words = new Set(
+      names.flatMap((n) => [n.kind.toLowerCase(), n.plural, n.singular, ...n.shortNames]),
+    );
+    for (const n of names) {
+      expect(n.categories, n.kind).toEqual(['playtrenches']);
+      for (const category of n.categories) expect(words.has(category), category).toBe(false);
+    }
   });
 
   it('carry every CEL rule with a message', () => {
@@ -118,6 +138,7 @@ describe('defaults', () => {
       replicas: 2,
       port: 3000,
       healthPath: '/health',
+      livenessPath: '/livez',
       metricsPath: '/metrics',
     });
     expect(spec.worker.concurrency).toBe(5);

@@ -167,6 +167,11 @@ describe('construct validation', () => {
       `Api: prop healthPath must start with '/' (got "health")`,
     ],
     [
+      'Api livenessPath',
+      (s) => new Api(s, 'a', { trench: 'web', image: 'i', livenessPath: 'livez' }),
+      `Api: prop livenessPath must start with '/' (got "livez")`,
+    ],
+    [
       'Api resources',
       (s) => new Api(s, 'a', { trench: 'web', image: 'i', resources: { requests: { cpu: '2' } } }),
       'Api: prop resources.requests.cpu must not exceed limits.cpu "1" (got "2")',

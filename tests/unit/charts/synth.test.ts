@@ -8,8 +8,17 @@ import { type Manifest, manifestsOf } from '../../../charts/constructs/common.js
 import { MonitoringChart } from '../../../charts/monitoring-chart.js';
 import { OperatorChart, operatorClusterRules } from '../../../charts/operator-chart.js';
 import { synthesize } from '../../../charts/synth.js';
+import { renderTrench } from '../../../charts/trench-chart.js';
 import { parseValues, ValuesError } from '../../../charts/values.js';
-import { podTemplates } from './fixtures.js';
+import {
+  connectionAllowed,
+  type Endpoint,
+  labelsMatch,
+  minimal,
+  podOf,
+  podTemplates,
+  withoutEphemeralStorage,
+} from './fixtures.js';
 
 const values = () => parseValues(readFileSync('values.yaml', 'utf8'), 'values.yaml');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Manifest);
@@ -46,6 +55,12 @@ describe('synth', () => {
         ).toBeGreaterThanOrEqual(0);
       }
     }
+  });
+
+  it('bounds the ephemeral storage of every container it runs', () => {
+    const all = [...synthesize(values()).dist.values()].flatMap(docs);
+    expect(podTemplates(all).length).toBeGreaterThanOrEqual(4);
+    expect(withoutEphemeralStorage(all)).toEqual([]);
   });
 
   it('holds no Secret and no secret value', () => {
@@ -117,11 +132,13 @@ describe('values.yaml errors name the file and the field', () => {
       'operator.logLevel',
       'prometheusOperator',
       'networkPolicies',
+      'apiServerPorts',
       'monitoring.enabled',
       'monitoring.namespace',
       'monitoring.images.prometheus',
       'monitoring.images.grafana',
       'monitoring.images.kubeStateMetrics',
+      'monitoring.grafana.adminSecret',
       'environments',
     ]) {
       expect(params).toContain(key);
@@ -206,6 +223,14 @@ describe('OperatorChart', () => {
     expect(() => new OperatorChart(new App(), 'op', { image: 'op 1' })).toThrow(
       'OperatorChart: prop image',
     );
+    expect(
+      () => new OperatorChart(new App(), 'op', { image: 'op:1', apiServerPorts: [0] }),
+    ).toThrow(
+      'OperatorChart: prop apiServerPorts must list at least one port from 1 to 65535 (got [0])',
+    );
+    expect(() => new MonitoringChart(new App(), 'mon', { apiServerPorts: [] })).toThrow(
+      'MonitoringChart: prop apiServerPorts must list at least one port from 1 to 65535 (got [])',
+    );
   });
 });
 
@@ -243,6 +268,116 @@ describe('MonitoringChart', () => {
     const rules = objects().find((o) => o.metadata.name === 'prometheus-rules')!;
     expect(rules.data['trench.yaml']).toContain('TrenchOperatorDown');
     expect(rules.data['trench.yaml']).toContain('name: trench.shop.web');
+  });
+});
+
+describe('NetworkPolicies of dist/ and of a Trench, together', () => {
+  const all = () => [
+    ...[...synthesize(values()).dist.values()].flatMap(docs),
+    ...renderTrench(minimal()),
+  ];
+  const objects = all();
+  const pod = (ns: string, name: string) => podOf(objects, ns, name);
+  const operator = pod('trench-system', 'trench-operator');
+  const prometheus = pod('trench-monitoring', 'prometheus');
+  const grafana = pod('trench-monitoring', 'grafana');
+  const ksm = pod('trench-monitoring', 'kube-state-metrics');
+  const api = pod('demo', 'demo-api');
+  const redis = pod('demo', 'demo-redis');
+  const postgres = pod('demo', 'demo-postgres');
+  const stranger: Endpoint = { namespace: 'elsewhere', labels: { app: 'curious' } };
+
+  const cases: [string, Endpoint, Endpoint, number, boolean, string?][] = [
+    ['the operator reaches the API server', operator, 'outside', 6443, true],
+    ['the operator reaches the API server on 443', operator, 'outside', 443, true],
+    ['the operator resolves names', operator, 'outside', 53, true, 'UDP'],
+    ['the operator reads queue depth from managed Redis', operator, redis, 6379, true],
+    ['the operator reads queue depth from external Redis', operator, 'outside', 6379, true],
+    ['the operator queries Prometheus for canary analysis', operator, prometheus, 9090, true],
+    ['the operator never reaches Postgres', operator, postgres, 5432, false],
+    ['the operator opens nothing else', operator, 'outside', 80, false],
+    ['Prometheus scrapes the operator', prometheus, operator, 8080, true],
+    ['Prometheus scrapes a Trench API', prometheus, api, 3000, true],
+    ['Prometheus scrapes kube-state-metrics', prometheus, ksm, 8080, true],
+    ['Prometheus discovers targets through the API server', prometheus, 'outside', 6443, true],
+    ['Prometheus reaches nothing else outside', prometheus, 'outside', 80, false],
+    [
+      'Prometheus cannot open Trench Redis (its policy admits clients only)',
+      prometheus,
+      redis,
+      6379,
+      false,
+    ],
+    ['Grafana queries Prometheus', grafana, prometheus, 9090, true],
+    ['Grafana resolves names', grafana, 'outside', 53, true, 'UDP'],
+    ['Grafana reaches nothing outside', grafana, 'outside', 443, false],
+    ['Grafana does not reach the API server', grafana, 'outside', 6443, false],
+    ['Grafana does not reach a Trench', grafana, api, 3000, false],
+    ['kube-state-metrics reaches the API server', ksm, 'outside', 6443, true],
+    ['kube-state-metrics reaches nothing else', ksm, prometheus, 9090, false],
+    ['no one else queries Prometheus', stranger, prometheus, 9090, false],
+    ['a Trench API does not query Prometheus', api, prometheus, 9090, false],
+    ['no one else opens Grafana (port-forward bypasses policies)', stranger, grafana, 3000, false],
+    ['no one else reads kube-state-metrics', stranger, ksm, 8080, false],
+    ['any scraper reads the operator metrics', stranger, operator, 8080, true],
+    ['no one reaches the operator on another port', stranger, operator, 9090, false],
+  ];
+  it.each(cases)('%s', (_, from, to, port, allowed, protocol) => {
+    expect(connectionAllowed(objects, from, to, port, protocol)).toBe(allowed);
+  });
+
+  it('gives every pod of the operator and of the monitoring stack exactly one policy and a budget', () => {
+    for (const d of objects.filter(
+      (o) =>
+        o.kind === 'Deployment' &&
+        ['trench-system', 'trench-monitoring'].includes(o.metadata.namespace!),
+    )) {
+      const podLabels = d.spec.template.metadata.labels;
+      const where = `${d.metadata.namespace}/${d.metadata.name}`;
+      const inNs = (kind: string) =>
+        objects.filter((o) => o.kind === kind && o.metadata.namespace === d.metadata.namespace);
+      const policies = inNs('NetworkPolicy').filter((p) =>
+        labelsMatch(p.spec.podSelector.matchLabels, podLabels),
+      );
+      expect(
+        policies.map((p) => p.metadata.name),
+        where,
+      ).toEqual([d.metadata.name]);
+      expect(policies[0]!.spec.policyTypes, where).toEqual(['Ingress', 'Egress']);
+      const budgets = inNs('PodDisruptionBudget').filter((p) =>
+        labelsMatch(p.spec.selector.matchLabels, podLabels),
+      );
+      expect(
+        budgets.map((b) => b.metadata.name),
+        where,
+      ).toEqual([d.metadata.name]);
+      // Never a budget that blocks a drain: at least one pod may always go.
+      expect(budgets[0]!.spec.maxUnavailable, where).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('leaves the policies out with networkPolicies: false', () => {
+    const text = readFileSync('values.yaml', 'utf8').replace(
+      'networkPolicies: true',
+      'networkPolicies: false',
+    );
+    const out = synthesize(parseValues(text, 'values.yaml'));
+    const kinds = [...out.dist.values()].flatMap(docs).map((d) => d.kind);
+    expect(kinds).not.toContain('NetworkPolicy');
+    expect(kinds).toContain('PodDisruptionBudget');
+  });
+
+  it('follows apiServerPorts', () => {
+    const text = readFileSync('values.yaml', 'utf8').replace(
+      'apiServerPorts: [443, 6443]',
+      'apiServerPorts: [8443]',
+    );
+    const changed = [...synthesize(parseValues(text, 'values.yaml')).dist.values()].flatMap(docs);
+    for (const name of ['trench-operator', 'prometheus', 'kube-state-metrics']) {
+      const from = name === 'trench-operator' ? operator : name === 'prometheus' ? prometheus : ksm;
+      expect(connectionAllowed(changed, from, 'outside', 8443), name).toBe(true);
+      expect(connectionAllowed(changed, from, 'outside', 6443), name).toBe(false);
+    }
   });
 });
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../charts/constructs/common.js';
 import { InvalidTrenchError, renderTrench } from '../../../charts/trench-chart.js';
-import { full, labelsMatch, minimal, podTemplates } from './fixtures.js';
+import { full, labelsMatch, minimal, podTemplates, withoutEphemeralStorage } from './fixtures.js';
 
 const renders = (): [string, Manifest[]][] => [
   ['minimal', renderTrench(minimal())],
@@ -40,8 +40,10 @@ describe('renderTrench', () => {
   it('lists the objects of one default Trench', () => {
     expect(renderTrench(minimal()).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Service/demo-redis',
+      'Service/demo-redis-headless',
       'StatefulSet/demo-redis',
       'Service/demo-postgres',
+      'Service/demo-postgres-headless',
       'StatefulSet/demo-postgres',
       'Deployment/demo-api',
       'Service/demo-api',
@@ -80,20 +82,26 @@ describe('renderTrench', () => {
     }
   });
 
-  it.each(renders())('%s: every container has cpu and memory requests and limits', (_, objects) => {
-    for (const { where, spec } of podTemplates(objects)) {
-      for (const c of spec.containers) {
-        expect(Object.keys(c.resources.requests).sort(), `${where} ${c.name}`).toEqual([
-          'cpu',
-          'memory',
-        ]);
-        expect(Object.keys(c.resources.limits).sort(), `${where} ${c.name}`).toEqual([
-          'cpu',
-          'memory',
-        ]);
+  it.each(renders())(
+    '%s: every container has cpu, memory and ephemeral-storage requests and limits',
+    (_, objects) => {
+      for (const { where, spec } of podTemplates(objects)) {
+        for (const c of spec.containers) {
+          expect(Object.keys(c.resources.requests).sort(), `${where} ${c.name}`).toEqual([
+            'cpu',
+            'ephemeral-storage',
+            'memory',
+          ]);
+          expect(Object.keys(c.resources.limits).sort(), `${where} ${c.name}`).toEqual([
+            'cpu',
+            'ephemeral-storage',
+            'memory',
+          ]);
+        }
       }
-    }
-  });
+      expect(withoutEphemeralStorage(objects)).toEqual([]);
+    },
+  );
 
   it.each(renders())('%s: selectors use name and instance and never overlap', (_, objects) => {
     const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
@@ -162,6 +170,75 @@ describe('renderTrench', () => {
       expect(worker?.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(600);
       expect(worker?.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds).toBe(5);
     }
+  });
+
+  it('probes API liveness on a path of its own, looser than readiness', () => {
+    const probes = (t: ReturnType<typeof minimal>) => {
+      const d = renderTrench(t).find(
+        (o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-api'),
+      )!;
+      return d.spec.template.spec.containers[0];
+    };
+    const c = probes(minimal());
+    expect(c.readinessProbe.httpGet.path).toBe('/health');
+    expect(c.livenessProbe.httpGet.path).toBe('/livez');
+    // A database outage fails readiness only: a pod started during one waits, unrestarted.
+    expect(c.startupProbe.httpGet.path).toBe('/livez');
+    const window = (p: { periodSeconds: number; failureThreshold: number }) =>
+      p.periodSeconds * p.failureThreshold;
+    expect(c.livenessProbe.periodSeconds).toBeGreaterThan(c.readinessProbe.periodSeconds);
+    expect(c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.failureThreshold);
+    expect(window(c.livenessProbe)).toBeGreaterThanOrEqual(4 * window(c.readinessProbe));
+
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.api = { ...spec.api, healthPath: '/ready', livenessPath: '/alive' };
+    const custom = probes({ ...t, spec });
+    expect(custom.readinessProbe.httpGet.path).toBe('/ready');
+    expect(custom.livenessProbe.httpGet.path).toBe('/alive');
+    expect(custom.startupProbe.httpGet.path).toBe('/alive');
+  });
+
+  it('governs each StatefulSet by a headless Service of its own, clients by another', () => {
+    for (const [name, objects] of renders()) {
+      for (const sts of objects.filter((o) => o.kind === 'StatefulSet')) {
+        const where = `${name}: ${sts.metadata.name}`;
+        const services = objects.filter((o) => o.kind === 'Service');
+        const governing = services.find((o) => o.metadata.name === sts.spec.serviceName);
+        expect(sts.spec.serviceName, where).toBe(`${sts.metadata.name}-headless`);
+        expect(governing?.spec.clusterIP, where).toBe('None');
+        expect(governing?.spec.publishNotReadyAddresses, where).toBe(true);
+        const podLabels = sts.spec.template.metadata.labels;
+        expect(labelsMatch(governing!.spec.selector, podLabels), where).toBe(true);
+        const port = sts.spec.template.spec.containers[0].ports[0].containerPort;
+        expect(governing!.spec.ports.map((p: { targetPort: number }) => p.targetPort)).toEqual([
+          port,
+        ]);
+        // Clients keep the Service named after the component, which lists ready pods only.
+        const client = services.find((o) => o.metadata.name === sts.metadata.name);
+        expect(client, where).toBeDefined();
+        expect(client!.spec.publishNotReadyAddresses, where).toBeUndefined();
+        expect(labelsMatch(client!.spec.selector, podLabels), where).toBe(true);
+      }
+    }
+  });
+
+  it('takes ephemeral storage from spec resources key by key', () => {
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.api = { ...spec.api, resources: { limits: { 'ephemeral-storage': '4Gi' } } };
+    spec.postgres = { resources: { requests: { 'ephemeral-storage': '1Gi' } } };
+    const objects = renderTrench({ ...t, spec });
+    const resources = (kind: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.name === name)!.spec.template.spec
+        .containers[0].resources;
+    // Key by key: the other defaults stay.
+    expect(resources('Deployment', 'demo-api')).toEqual({
+      requests: { cpu: '100m', 'ephemeral-storage': '128Mi', memory: '128Mi' },
+      limits: { cpu: '1', 'ephemeral-storage': '4Gi', memory: '512Mi' },
+    });
+    expect(resources('StatefulSet', 'demo-postgres').requests['ephemeral-storage']).toBe('1Gi');
+    expect(resources('StatefulSet', 'demo-postgres').limits['ephemeral-storage']).toBe('1Gi');
   });
 
   it('references the Postgres password Secret without containing it', () => {
