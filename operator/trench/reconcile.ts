@@ -10,7 +10,7 @@ import { LABEL_COMPONENT } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
 import { applyIfNeeded, kindOf, prune } from '../runtime/apply.js';
-import { isConflict, type KubeClient } from '../runtime/client.js';
+import { ApiError, isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { Informer } from '../runtime/informer.js';
@@ -159,11 +159,15 @@ const applyChildren: Step = {
       ),
     );
     const failures: string[] = [];
+    const recreate: KubeObject[] = [];
     results.forEach((r, i) => {
       const ref = refOf(pass.desired[i]!);
-      if (r.status === 'rejected')
-        failures.push(`${ref.kind} ${ref.name}: ${(r.reason as Error).message}`);
-      else if (r.value.applied) {
+      if (r.status === 'rejected') {
+        const current = live(deps, ref);
+        if (isImmutableStatefulSetChange(r.reason) && current?.metadata?.uid)
+          recreate.push(current);
+        else failures.push(`${ref.kind} ${ref.name}: ${(r.reason as Error).message}`);
+      } else if (r.value.applied) {
         pass.applied.set(appliedKey(ref), r.value.object);
         deps.log.info(`Applied ${ref.kind}`, {
           name: ref.name,
@@ -176,9 +180,45 @@ const applyChildren: Step = {
       pass.applyError = failures.join('; ');
       void deps.events.warning(pass.trench, 'ApplyFailed', 'Apply', pass.applyError, pass.signal);
     }
-    return undefined;
+    if (recreate.length === 0) return undefined;
+    // A StatefulSet's serviceName and claim templates cannot change in place (an older
+    // release's StatefulSet, say). Deleting it with the Orphan policy keeps its pods and
+    // claims; the next pass creates the new one, which adopts the pods by their labels, so
+    // the database keeps running on the same volume throughout.
+    for (const sts of recreate) {
+      const ref = refOf(sts);
+      if (sts.metadata?.deletionTimestamp) continue; // going already: wait for it
+      await deps.client.delete(ref, {
+        uid: sts.metadata!.uid!,
+        propagationPolicy: 'Orphan',
+        signal: pass.signal,
+      });
+      deps.log.info('Deleted StatefulSet to recreate it', {
+        name: ref.name,
+        namespace: ref.namespace,
+        reason: 'immutable fields changed',
+      });
+      void deps.events.normal(
+        pass.trench,
+        'RecreatingStatefulSet',
+        'Apply',
+        `StatefulSet ${ref.name} changed fields that cannot be updated: deleted it keeping its pods and claims, to create it anew`,
+        pass.signal,
+      );
+    }
+    // The orphaning delete is finished by the garbage collector: come back for the create.
+    return { requeueAfterMs: 1000 };
   },
 };
+
+/** The API server's refusal of an update to a StatefulSet's immutable spec fields. */
+export function isImmutableStatefulSetChange(error: unknown): boolean {
+  return (
+    error instanceof ApiError &&
+    error.statusCode === 422 &&
+    /updates to statefulset spec for fields other than/.test(error.message)
+  );
+}
 
 const pruneChildren: Step = {
   name: 'prune',

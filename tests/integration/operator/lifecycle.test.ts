@@ -353,3 +353,64 @@ describe('a Trench deleted and created again under the same name', () => {
     await client().delete(trenchRef(name));
   });
 });
+
+describe('a StatefulSet whose immutable fields changed', () => {
+  it('is recreated keeping its pod and claim, so the data stays where it was', async () => {
+    const name = 'legacy';
+    await createTrench(name);
+    const ready = await waitTrench(name, 'the Trench to be Ready', isReady);
+    const sts = `${name}-postgres`;
+    const readSts = () =>
+      client().get<KubeObject & { spec: { serviceName: string } }>({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        namespace: ns.name,
+        name: sts,
+      });
+    const pod = await core().readNamespacedPod({ name: `${sts}-0`, namespace: ns.name });
+    // What an older release left behind: the same StatefulSet governed by another Service.
+    // serviceName cannot be updated, so the operator's apply is refused with a 422.
+    await operator!.stop();
+    const current = (await readSts())!;
+    const legacy = structuredClone(current) as KubeObject & {
+      spec: { serviceName: string };
+      status?: unknown;
+    };
+    legacy.spec.serviceName = `${name}-postgres`;
+    delete legacy.status;
+    delete legacy.metadata?.annotations;
+    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields'])
+      delete (legacy.metadata as Record<string, unknown>)[k];
+    await mustKubectl(['delete', 'statefulset', sts, '-n', ns.name, '--cascade=orphan']);
+    await waitFor(async () => ((await readSts()) ? undefined : true), {
+      what: 'the StatefulSet to be gone',
+      timeoutMs: 30_000,
+    });
+    await mustKubectl(['create', '-f', '-'], JSON.stringify(legacy));
+    const planted = (await readSts())!;
+    expect(planted.spec.serviceName).toBe(`${name}-postgres`);
+
+    operator = await startOperator({ TRENCH_WATCH_NAMESPACE: ns.name });
+    const recreated = await waitFor(
+      async () => {
+        const s = await readSts();
+        return s &&
+          s.metadata?.uid !== planted.metadata?.uid &&
+          s.spec.serviceName === `${sts}-headless`
+          ? s
+          : undefined;
+      },
+      { what: 'the StatefulSet to be recreated with its headless Service', timeoutMs: 60_000 },
+    );
+    expect(recreated.spec.serviceName).toBe(`${sts}-headless`);
+    const after = await waitTrench(name, 'the Trench to be Ready again', isReady);
+    // The pod was adopted, not replaced, and the data claim is the one recorded at the start.
+    const podAfter = await core().readNamespacedPod({ name: `${sts}-0`, namespace: ns.name });
+    expect(podAfter.metadata?.uid).toBe(pod.metadata?.uid);
+    expect(podAfter.metadata?.ownerReferences?.[0]?.uid).toBe(recreated.metadata?.uid);
+    expect(after.status?.volumes?.postgres).toEqual(ready.status?.volumes?.postgres);
+    const events = (await eventsOf(name)).filter((e) => e.reason === 'RecreatingStatefulSet');
+    expect(events.length).toBeGreaterThan(0);
+    await client().delete(trenchRef(name));
+  }, 180_000);
+});
