@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import {
   check,
   checkImage,
+  checkNamespace,
   checkPorts,
   type EnvVar,
   finishWorkload,
@@ -98,13 +99,7 @@ export class MonitoringChart extends Chart {
     const namespace = props.namespace ?? 'trench-monitoring';
     super(scope, id, { namespace });
     const c = 'MonitoringChart';
-    check(
-      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace),
-      c,
-      'namespace',
-      namespace,
-      'must be a namespace name',
-    );
+    checkNamespace(c, 'namespace', namespace);
     const images = { ...DEFAULT_MONITORING_IMAGES, ...props.images };
     for (const [k, v] of Object.entries(images)) checkImage(c, `images.${k}`, v);
     const operatorNamespace = props.operatorNamespace ?? 'trench-system';

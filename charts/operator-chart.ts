@@ -9,6 +9,7 @@ import {
   check,
   checkImage,
   checkInt,
+  checkNamespace,
   checkPorts,
   finishWorkload,
   LABEL_INSTANCE,
@@ -91,13 +92,7 @@ export class OperatorChart extends Chart {
     const namespace = props.namespace ?? 'trench-system';
     super(scope, id, { namespace });
     const c = 'OperatorChart';
-    check(
-      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace),
-      c,
-      'namespace',
-      namespace,
-      'must be a namespace name',
-    );
+    checkNamespace(c, 'namespace', namespace);
     checkImage(c, 'image', props.image);
     const apiServerPorts = props.apiServerPorts ?? DEFAULT_API_SERVER_PORTS;
     checkPorts(c, 'apiServerPorts', apiServerPorts);

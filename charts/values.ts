@@ -5,8 +5,9 @@ import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import { StringEnum } from './api/kit.js';
 import { validateTrenchName, validateTrenchSpec } from './api/validate.js';
+import { NAMESPACE_PATTERN } from './constructs/common.js';
 
-const NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const NAME = NAMESPACE_PATTERN;
 
 export const ValuesSchema = Type.Object({
   operator: Type.Object({

@@ -73,6 +73,20 @@ export function check(
   }
 }
 
+/** A DNS-1123 label, as namespace names are. */
+export const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const namespaceRe = new RegExp(NAMESPACE_PATTERN);
+
+export function checkNamespace(construct: string, prop: string, value: unknown): void {
+  check(
+    typeof value === 'string' && value.length <= 63 && namespaceRe.test(value),
+    construct,
+    prop,
+    value,
+    'must be a namespace name',
+  );
+}
+
 export function checkTrenchName(construct: string, trench: string): void {
   check(isTrenchName(trench), construct, 'trench', trench, `must be ${TRENCH_NAME_RULE}`);
 }

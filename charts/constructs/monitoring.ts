@@ -10,6 +10,7 @@ import { toYaml } from '../lib/yaml.js';
 import {
   check,
   checkInt,
+  checkNamespace,
   checkPath,
   checkTrenchName,
   componentLabels,
@@ -53,14 +54,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     const c = 'Monitoring';
     checkTrenchName(c, props.trench);
-    check(
-      typeof props.namespace === 'string' &&
-        /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(props.namespace),
-      c,
-      'namespace',
-      props.namespace,
-      'must be a namespace name',
-    );
+    checkNamespace(c, 'namespace', props.namespace);
     const { errorRate, p95LatencySeconds, queueBacklog } = props.alerts;
     check(errorRate > 0 && errorRate <= 1, c, 'alerts.errorRate', errorRate, 'must be in (0, 1]');
     check(p95LatencySeconds > 0, c, 'alerts.p95LatencySeconds', p95LatencySeconds, 'must be > 0');
