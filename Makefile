@@ -48,6 +48,8 @@ format: deps ## Format the sources
 typecheck: deps ## Type-check everything (tsc, strict)
 	npx tsc -p tsconfig.json
 
+# With CI set (CI runs `make test` with CI=true) vitest writes no snapshot: a missing .snap file
+# fails the run instead of being recorded (checked by deleting one and running CI=true make test-unit).
 test-unit: deps ## Unit tests
 	npx vitest run --config vitest.unit.config.ts
 
