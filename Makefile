@@ -7,7 +7,8 @@ TSX := node --import tsx
 CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
-        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale
+        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
+        bench-leader bench-restart
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,6 +49,8 @@ format: deps ## Format the sources
 typecheck: deps ## Type-check everything (tsc, strict)
 	npx tsc -p tsconfig.json
 
+# With CI set (CI runs `make test` with CI=true) vitest writes no snapshot: a missing .snap file
+# fails the run instead of being recorded (checked by deleting one and running CI=true make test-unit).
 test-unit: deps ## Unit tests
 	npx vitest run --config vitest.unit.config.ts
 
@@ -96,6 +99,12 @@ bench-render: deps ## Render time per Trench
 
 bench-scale: deps cluster-build ## Operator convergence, steady-state writes and RSS at 100/500/1000 Trenches
 	$(TSX) bench/scale.ts --compiled
+
+bench-leader: deps cluster-build ## Leader handover times: crash and release, electors and operator processes
+	$(TSX) bench/leader.ts
+
+bench-restart: deps cluster-build ## Operator restart to caches synced (/readyz) with 1000 converged Trenches
+	$(TSX) bench/restart.ts
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts

@@ -10,33 +10,56 @@
 //             patch: what the operator writes on its first pass, with the same HTTP client.
 // --compiled runs the operator as its pod does (tsc output, plain node, OperatorChart's
 // NODE_OPTIONS) rather than under tsx, whose TypeScript loader alone adds about 100 MB of RSS.
-//   node --import tsx bench/scale.ts [--sizes 100,500,1000 | --quick] [--workers 8] [--compiled]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream, mkdirSync, openSync, readFileSync } from 'node:fs';
+// --runs N measures each size N times (operator and baseline each on fresh clusters) and
+// reports the median ratio with its spread: one run on two shared cores varies by a tenth.
+//   node --import tsx bench/scale.ts [--sizes 100,500,1000 | --quick] [--runs 1] [--workers 8]
+//                                    [--idle-seconds 60] [--compiled]
+import { createReadStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
-import { $, argv } from 'zx';
-import type { Trench } from '../charts/api/trench.js';
-import { OPERATOR_NODE_OPTIONS } from '../charts/operator-chart.js';
+import { argv } from 'zx';
 import { renderTrench } from '../charts/trench-chart.js';
-import { type ClusterState, down, REPO_ROOT, up } from '../hack/lib/cluster.js';
-import { freePorts } from '../hack/lib/processes.js';
+import { type ClusterState, REPO_ROOT } from '../hack/lib/cluster.js';
 import { withAppliedHash } from '../operator/runtime/apply.js';
-import { KubeClient } from '../operator/runtime/client.js';
 import type { KubeObject } from '../operator/runtime/types.js';
 import { generatedSecrets } from '../operator/trench/credentials.js';
 import { computeStatus } from '../operator/trench/status.js';
+import {
+  clientFor,
+  compileOperator,
+  cpuSecondsOf,
+  createTrenches,
+  log,
+  mb,
+  median,
+  NAMESPACES,
+  nodesFor,
+  pool,
+  seconds,
+  sleep,
+  startOperator,
+  type TrenchObject,
+  trenchOf,
+  withCluster as withFreshCluster,
+} from './lib/trenches.js';
 
 const sizes = argv.quick
   ? [100]
   : String(argv.sizes ?? '100,500,1000')
       .split(',')
       .map(Number);
+const runs = Number(argv.runs ?? 1);
 const workers = Number(argv.workers ?? 8);
+const idleSeconds = Number(argv['idle-seconds'] ?? 60);
 const compiled = Boolean(argv.compiled);
-const CREATE_CONCURRENCY = 16;
-const NAMESPACES = 10;
+for (const [name, v] of [
+  ['--runs', runs],
+  ['--workers', workers],
+  ['--idle-seconds', idleSeconds],
+  ...sizes.map((n) => ['--sizes', n] as const),
+] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be an integer >= 1, got ${v}`);
+}
 const stateDir = join(REPO_ROOT, '.trench', 'bench-scale');
 const logDir = join(REPO_ROOT, '.trench', 'bench-scale-logs');
 // Inside the repository, so the compiled operator finds node_modules.
@@ -45,103 +68,8 @@ const buildDir = join(REPO_ROOT, '.trench', 'bench-scale-build');
 // apart (all of them use the admin kubeconfig here).
 const UA = { operator: 'trench-operator', bench: 'trench-bench', baseline: 'trench-bench-ssa' };
 
-type TrenchObject = Trench & KubeObject;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const seconds = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : 'n/a');
-const mb = (kb: number) => (kb / 1024).toFixed(0);
-const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight. */
-async function pool(count: number, concurrency: number, task: (i: number) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-const namespaceOf = (i: number) => `scale-${i % NAMESPACES}`;
-const trenchOf = (i: number): TrenchObject => ({
-  apiVersion: 'playtrenches.xyz/v1alpha1',
-  kind: 'Trench',
-  metadata: { name: `t${i}`, namespace: namespaceOf(i) },
-  spec: {
-    api: { image: 'ghcr.io/playtrenches/demo-api:1.0.0' },
-    worker: { image: 'ghcr.io/playtrenches/demo-worker:1.0.0', queues: ['default'] },
-  } as Trench['spec'], // the API server applies the defaults
-});
-
-/** Enough fake nodes (250 pods, 32 CPUs each) for 5 pods and 0.65 CPU per Trench. */
-const nodesFor = (n: number) => Math.max(3, Math.ceil(n / 40));
-
-/** A fresh cluster with the CRDs and the namespaces; always torn down. */
-async function withCluster<T>(n: number, run: (state: ClusterState) => Promise<T>): Promise<T> {
-  await down(stateDir);
-  try {
-    const state = await up({ stateDir, nodes: nodesFor(n), log });
-    const kubectl = $({ quiet: true });
-    const k = [state.kubectl, `--kubeconfig=${state.kubeconfig}`];
-    await kubectl`${k} apply --server-side --force-conflicts -f ${join(REPO_ROOT, 'crds')}`;
-    // kubectl wait fails outright while the CRD has no conditions yet: retry it.
-    await waitFor('the Trench CRD to be Established', 60_000, async () => {
-      await kubectl`${k} wait --for=condition=Established --timeout=10s crd/trenches.playtrenches.xyz`;
-      return true;
-    });
-    const client = clientFor(state, UA.bench);
-    for (let i = 0; i < NAMESPACES; i++) {
-      const ns = namespaceOf(i);
-      await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-      // Pods are refused until the namespace has its default ServiceAccount.
-      await waitFor(`the default ServiceAccount in ${ns}`, 60_000, async () =>
-        Boolean(
-          await client.get({
-            apiVersion: 'v1',
-            kind: 'ServiceAccount',
-            namespace: ns,
-            name: 'default',
-          }),
-        ),
-      );
-    }
-    return await run(state);
-  } finally {
-    await down(stateDir);
-  }
-}
-
-function clientFor(state: ClusterState, userAgent: string): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromFile(state.kubeconfig);
-  return new KubeClient(kc, { userAgent });
-}
-
-/** Creates the N Trenches, CREATE_CONCURRENCY at a time; resolves each as it is created. */
-function createTrenches(client: KubeClient, n: number): Promise<TrenchObject>[] {
-  const resolvers: ((t: TrenchObject) => void)[] = [];
-  const rejecters: ((e: unknown) => void)[] = [];
-  const created = Array.from(
-    { length: n },
-    (_, i) =>
-      new Promise<TrenchObject>((resolve, reject) => {
-        resolvers[i] = resolve;
-        rejecters[i] = reject;
-      }),
-  );
-  void pool(n, CREATE_CONCURRENCY, (i) =>
-    client.create(trenchOf(i)).then(resolvers[i], rejecters[i]),
-  );
-  return created;
-}
+const withCluster = <T>(n: number, run: (state: ClusterState) => Promise<T>) =>
+  withFreshCluster(stateDir, n, run, UA.bench);
 
 interface AuditEvent {
   verb: string;
@@ -224,89 +152,6 @@ function countWrites(events: readonly (AuditEvent & { at: number })[], fromMs: n
   return c;
 }
 
-interface Operator {
-  child: ChildProcess;
-  port: number;
-  rssKb: number;
-  peakRssKb: number;
-  stop(): Promise<void>;
-}
-
-/** kB values of VmRSS and VmHWM from /proc/<pid>/status. */
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number): number {
-  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
-async function startOperator(state: ClusterState, logFile: string): Promise<Operator> {
-  const [port] = await freePorts(1);
-  const out = openSync(logFile, 'w');
-  // process.execPath with --import tsx: the child is node itself, so its pid is the one to watch.
-  const child = spawn(
-    process.execPath,
-    compiled
-      ? [join(buildDir, 'operator', 'main.js')]
-      : ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        KUBECONFIG: state.kubeconfig,
-        TRENCH_LEADER_ELECTION: 'false',
-        // TRENCH_PORT was the variable's earlier name.
-        TRENCH_METRICS_PORT: String(port),
-        TRENCH_PORT: String(port),
-        TRENCH_WORKERS: String(workers),
-        // Compiled, it runs as in its pod: with the Node flags OperatorChart sets there.
-        ...(compiled ? { NODE_OPTIONS: OPERATOR_NODE_OPTIONS } : {}),
-      },
-      stdio: ['ignore', out, out],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const op: Operator = {
-    child,
-    port: port!,
-    rssKb: 0,
-    peakRssKb: 0,
-    stop: async () => {
-      clearInterval(sampler);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(killer);
-    },
-  };
-  const sampler = setInterval(() => {
-    try {
-      const { rss, hwm } = memoryOf(child.pid!);
-      op.rssKb = rss;
-      op.peakRssKb = Math.max(op.peakRssKb, rss, hwm);
-    } catch {
-      // exited between samples
-    }
-  }, 200);
-  try {
-    await waitFor('the operator to report /readyz', 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`Operator exited early; see ${logFile}`);
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-    });
-  } catch (error) {
-    await op.stop();
-    throw error;
-  }
-  return op;
-}
-
 interface OperatorFigures {
   writes: WriteCounts;
   readyMs: number;
@@ -321,11 +166,15 @@ interface OperatorFigures {
   metrics: string;
 }
 
-async function measureOperator(n: number): Promise<OperatorFigures> {
+async function measureOperator(n: number, run: number): Promise<OperatorFigures> {
   return withCluster(n, async (state) => {
     mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, `operator-${n}.log`);
-    const op = await startOperator(state, logFile);
+    const logFile = join(logDir, `operator-${n}-run${run}.log`);
+    const op = await startOperator(state, {
+      logFile,
+      workers,
+      ...(compiled ? { buildDir } : {}),
+    });
     try {
       const bench = clientFor(state, UA.bench);
       await sleep(1000); // a few RSS samples of the idle process
@@ -348,10 +197,12 @@ async function measureOperator(n: number): Promise<OperatorFigures> {
       }
       const readyMs = ready === n ? Date.now() - t0 : Number.NaN;
       const cpuSeconds = cpuSecondsOf(op.child.pid!);
-      log(`${ready}/${n} Ready after ${seconds(Date.now() - t0)} s; settling 10 s, then idle 60 s`);
+      log(
+        `${ready}/${n} Ready after ${seconds(Date.now() - t0)} s; settling 10 s, then idle ${idleSeconds} s`,
+      );
       await sleep(10_000);
       const idleFrom = Date.now();
-      await sleep(60_000);
+      await sleep(idleSeconds * 1000);
       const idleTo = Date.now();
       const steadyRssMb = mb(op.rssKb);
       const metrics = await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text();
@@ -461,103 +312,118 @@ function table(rows: readonly (readonly string[])[]): string {
 const summary: string[][] = [
   [
     'N',
+    'run',
     'op written (a)',
     'baseline',
     'ratio (a)',
     'op all Ready (b)',
-    'idle writes/min',
+    `idle writes/${idleSeconds} s`,
     'peak RSS',
     'steady RSS',
   ],
 ];
-if (compiled) {
-  log(`Compiling the operator into ${buildDir}`);
-  await $`npx tsc -p ${join(REPO_ROOT, 'tsconfig.build.json')} --outDir ${buildDir}`;
-}
+/** The ratio (a) of every run, by size. */
+const ratios = new Map<number, number[]>();
+if (compiled) await compileOperator(buildDir);
 for (const n of sizes) {
-  log(`=== ${n} Trenches ===`);
-  const op = await measureOperator(n);
-  const base = await measureBaseline(n);
-  const ratio = (op.writes.writtenMs / base.writes.writtenMs).toFixed(2);
-  const w = op.writes;
-  const b = base.writes;
-  const writes = (x: WriteCounts) => [
-    `${x.applies}`,
-    `${x.creates}`,
-    `${x.status}`,
-    `${x.events}`,
-    `${x.other}`,
-    `${x.failed}`,
-    `${x.objects}`,
-    `${x.applies + x.creates + x.status + x.events + x.other}`,
-  ];
-  console.log(
-    `\n${n} Trenches (${NAMESPACES} namespaces, ${workers} workers, ${nodesFor(n)} kwok nodes, ` +
-      `operator ${compiled ? 'compiled' : 'under tsx'})`,
-  );
-  console.log(
-    table([
-      ['', 'operator', 'baseline'],
-      [
-        '(a) every child + first status written',
-        `${seconds(w.writtenMs)} s`,
-        `${seconds(b.writtenMs)} s`,
-      ],
-      ['    ratio operator/baseline', ratio, ''],
-      [
-        '    50% / 90% of objects written',
-        `${seconds(w.halfMs)} / ${seconds(w.p90Ms)} s`,
-        `${seconds(b.halfMs)} / ${seconds(b.p90Ms)} s`,
-      ],
-      [
-        'CPU of the writing process',
-        `${op.cpuSeconds.toFixed(0)} s (until Ready)`,
-        `${base.cpuSeconds.toFixed(0)} s (incl. creates)`,
-      ],
-      [
-        '(b) every Trench Ready at its generation',
-        `${seconds(op.readyMs)} s (${op.ready}/${n})`,
-        '',
-      ],
-      ['baseline wall time (in-process)', '', `${seconds(base.ms)} s`],
-      ['idle minute: writes', `${op.idleWrites}${op.idleDetail ? ` (${op.idleDetail})` : ''}`, ''],
-      [
-        'RSS: started (no Trenches) / peak / steady',
-        `${op.startRssMb} / ${op.peakRssMb} / ${op.steadyRssMb} MB`,
-        '',
-      ],
-    ]),
-  );
-  console.log(
-    table([
-      [
-        'writes until idle',
-        'applies',
-        'creates',
-        'status',
-        'events',
-        'other',
-        'failed',
-        'objects',
-        'total',
-      ],
-      ['operator', ...writes(w)],
-      ['baseline', ...writes(b)],
-    ]),
-  );
-  console.log(`Trenches with a status write: operator ${w.statusOf}, baseline ${b.statusOf}`);
-  console.log(op.metrics);
-  summary.push([
-    `${n}`,
-    `${seconds(w.writtenMs)} s`,
-    `${seconds(b.writtenMs)} s`,
-    ratio,
-    `${seconds(op.readyMs)} s`,
-    `${op.idleWrites}`,
-    `${op.peakRssMb} MB`,
-    `${op.steadyRssMb} MB`,
-  ]);
+  for (let run = 1; run <= runs; run++) {
+    log(`=== ${n} Trenches, run ${run}/${runs} ===`);
+    const op = await measureOperator(n, run);
+    const base = await measureBaseline(n);
+    const ratioValue = op.writes.writtenMs / base.writes.writtenMs;
+    ratios.set(n, [...(ratios.get(n) ?? []), ratioValue]);
+    const ratio = ratioValue.toFixed(2);
+    const w = op.writes;
+    const b = base.writes;
+    const writes = (x: WriteCounts) => [
+      `${x.applies}`,
+      `${x.creates}`,
+      `${x.status}`,
+      `${x.events}`,
+      `${x.other}`,
+      `${x.failed}`,
+      `${x.objects}`,
+      `${x.applies + x.creates + x.status + x.events + x.other}`,
+    ];
+    console.log(
+      `\n${n} Trenches, run ${run}/${runs} (${NAMESPACES} namespaces, ${workers} workers, ${nodesFor(n)} kwok nodes, ` +
+        `operator ${compiled ? 'compiled' : 'under tsx'})`,
+    );
+    console.log(
+      table([
+        ['', 'operator', 'baseline'],
+        [
+          '(a) every child + first status written',
+          `${seconds(w.writtenMs)} s`,
+          `${seconds(b.writtenMs)} s`,
+        ],
+        ['    ratio operator/baseline', ratio, ''],
+        [
+          '    50% / 90% of objects written',
+          `${seconds(w.halfMs)} / ${seconds(w.p90Ms)} s`,
+          `${seconds(b.halfMs)} / ${seconds(b.p90Ms)} s`,
+        ],
+        [
+          'CPU of the writing process',
+          `${op.cpuSeconds.toFixed(0)} s (until Ready)`,
+          `${base.cpuSeconds.toFixed(0)} s (incl. creates)`,
+        ],
+        [
+          '(b) every Trench Ready at its generation',
+          `${seconds(op.readyMs)} s (${op.ready}/${n})`,
+          '',
+        ],
+        ['baseline wall time (in-process)', '', `${seconds(base.ms)} s`],
+        [
+          `idle ${idleSeconds} s: writes`,
+          `${op.idleWrites}${op.idleDetail ? ` (${op.idleDetail})` : ''}`,
+          '',
+        ],
+        [
+          'RSS: started (no Trenches) / peak / steady',
+          `${op.startRssMb} / ${op.peakRssMb} / ${op.steadyRssMb} MB`,
+          '',
+        ],
+      ]),
+    );
+    console.log(
+      table([
+        [
+          'writes until idle',
+          'applies',
+          'creates',
+          'status',
+          'events',
+          'other',
+          'failed',
+          'objects',
+          'total',
+        ],
+        ['operator', ...writes(w)],
+        ['baseline', ...writes(b)],
+      ]),
+    );
+    console.log(`Trenches with a status write: operator ${w.statusOf}, baseline ${b.statusOf}`);
+    console.log(op.metrics);
+    summary.push([
+      `${n}`,
+      `${run}`,
+      `${seconds(w.writtenMs)} s`,
+      `${seconds(b.writtenMs)} s`,
+      ratio,
+      `${seconds(op.readyMs)} s`,
+      `${op.idleWrites}`,
+      `${op.peakRssMb} MB`,
+      `${op.steadyRssMb} MB`,
+    ]);
+  }
 }
+const spread = (xs: readonly number[]) =>
+  xs.length > 1
+    ? `median ${median(xs).toFixed(2)}, spread ${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)} (runs: ${xs.map((x) => x.toFixed(2)).join(', ')})`
+    : xs.map((x) => x.toFixed(2)).join('');
 console.log(
   `\nSummary (targets at 1000: ratio <= 1.15, 0 idle writes, RSS < 300 MB)\n${table(summary)}`,
 );
+console.log(`\nRatio (a) operator/baseline over ${runs} run(s) per size`);
+for (const [n, xs] of ratios) console.log(`  ${String(n).padStart(5)} Trenches: ${spread(xs)}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // zx CLI over hack/lib/stack.ts: the main job.
 //   up     the local cluster, the CRDs, the operator in the background, dist/ applied, and
-//          `kubectl get trenches` once every Trench is Ready
+//          `kubectl get trenches` once every Trench of dist/ is Ready (others in the cluster are
+//          not waited for)
 //   down   stop the operator and the cluster, by pid
 import { argv, chalk } from 'zx';
 import { DEFAULT_STATE_DIR } from './lib/cluster.js';

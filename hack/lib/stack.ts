@@ -18,6 +18,7 @@ import {
   writeJsonAtomic,
 } from './cluster.js';
 import { freePorts, isRunning, type ProcessRecord, startProcess } from './processes.js';
+import { refString, trenchesInDir, waitForTrenches } from './ready.js';
 
 const run = promisify(execFile);
 // Recorded as an add-on of the cluster, so that `make cluster-down` stops it too.
@@ -26,7 +27,7 @@ const operatorRecord = (stateDir: string) => join(addonDir(stateDir), 'operator.
 export interface StackOptions {
   readonly stateDir?: string;
   readonly log?: (line: string) => void;
-  /** How long to wait for the Trenches in dist/ to become Ready. */
+  /** How long to wait for the Trenches in dist/ to become Ready. Default 180 s. */
   readonly timeoutMs?: number;
 }
 
@@ -101,16 +102,9 @@ export async function upStack(options: StackOptions = {}): Promise<ClusterState>
     '-f',
     join(REPO_ROOT, 'dist'),
   ]);
-  const seconds = Math.round((options.timeoutMs ?? 180_000) / 1000);
-  log('Waiting for the Trenches to become Ready');
-  await kubectl(state, [
-    'wait',
-    '--for=condition=Ready',
-    `--timeout=${seconds}s`,
-    'trenches.playtrenches.xyz',
-    '--all',
-    '--all-namespaces',
-  ]);
+  const trenches = trenchesInDir(join(REPO_ROOT, 'dist'));
+  log(`Waiting for the Trenches of dist/ to become Ready: ${trenches.map(refString).join(', ')}`);
+  await waitForTrenches(state, trenches, { timeoutMs: options.timeoutMs ?? 180_000, log });
   return state;
 }
 

@@ -291,7 +291,7 @@ describe('the Trench operator', () => {
     );
   });
 
-  it('runs one leader of two; a killed leader hands over within 20 s', async () => {
+  it('runs one leader of two; when the leader is killed the standby takes over and converges', async () => {
     const first = operators[operators.length - 1]!;
     const second = await startOperator();
     operators.push(second);
@@ -308,7 +308,6 @@ describe('the Trench operator', () => {
     expect(reconciles(await second.metrics())).toBe(0);
 
     await first.stop('SIGKILL');
-    const killedAt = Date.now();
     await waitFor(
       async () => (metricValue(await second.metrics(), 'trench_leader') === 1 ? true : undefined),
       {
@@ -317,9 +316,7 @@ describe('the Trench operator', () => {
         intervalMs: 100,
       },
     );
-    const handover = Date.now() - killedAt;
-    console.log(`Leader handover after SIGKILL: ${(handover / 1000).toFixed(1)} s`);
-    expect(handover).toBeLessThan(20_000);
+    // How long that takes is bench/leader.ts's figure; here: the standby leads, and converges.
     await patchTrench({ spec: { api: { replicas: 1 } } });
     await waitReady('the new leader to converge a change');
     expect(reconciles(await second.metrics())).toBeGreaterThan(0);

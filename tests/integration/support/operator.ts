@@ -67,8 +67,14 @@ export interface RunningOperator {
   /** Everything the process printed so far. */
   logs(): string;
   metrics(): Promise<string>;
-  /** Sends `signal` and waits for the process to exit. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` (unless it exited already) and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<OperatorExit>;
+}
+
+/** How the process ended: its exit code, or the signal that killed it. */
+export interface OperatorExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
 }
 
 export async function startOperator(env: Record<string, string> = {}): Promise<RunningOperator> {
@@ -91,7 +97,9 @@ export async function startOperator(env: Record<string, string> = {}): Promise<R
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<OperatorExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const op: RunningOperator = {
     pid: child.pid!,
     port: port!,
@@ -99,7 +107,7 @@ export async function startOperator(env: Record<string, string> = {}): Promise<R
     metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
+      return exited;
     },
   };
   await waitFor(

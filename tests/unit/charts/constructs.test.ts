@@ -1,11 +1,12 @@
-// One snapshot per construct, plus its validation: a bad prop throws an error naming the
+// One snapshot per construct, each with the properties it is there for (objects, image,
+// ports), plus its validation: a bad prop throws an error naming the
 // construct, the prop and the value.
 import { App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { Api } from '../../../charts/constructs/api.js';
 import { BackupStorage } from '../../../charts/constructs/backup.js';
-import { manifestsOf } from '../../../charts/constructs/common.js';
+import { type Manifest, manifestsOf } from '../../../charts/constructs/common.js';
 import { Monitoring } from '../../../charts/constructs/monitoring.js';
 import { Network } from '../../../charts/constructs/network.js';
 import { Postgres } from '../../../charts/constructs/postgres.js';
@@ -18,13 +19,24 @@ function synth(build: (scope: Construct) => void) {
   return manifestsOf(chart);
 }
 
+const names = (objects: readonly Manifest[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+
 const alerts = { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 };
 
 describe('constructs', () => {
   it('Api', () => {
-    expect(
-      synth((s) => new Api(s, 'api', { trench: 'web', image: 'api:1', metricsPort: 9464 })),
-    ).toMatchSnapshot();
+    const objects = synth(
+      (s) => new Api(s, 'api', { trench: 'web', image: 'api:1', metricsPort: 9464 }),
+    );
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual([
+      'Deployment/web-api',
+      'Service/web-api',
+      'PodDisruptionBudget/web-api',
+    ]);
+    const container = objects[0]!.spec.template.spec.containers[0];
+    expect(container.image).toBe('api:1');
+    expect(container.ports).toContainEqual(expect.objectContaining({ containerPort: 9464 }));
   });
 
   it('Api with a canary', () => {
@@ -44,42 +56,61 @@ describe('constructs', () => {
   });
 
   it('Worker', () => {
-    expect(
-      synth(
-        (s) => new Worker(s, 'worker', { trench: 'web', image: 'worker:1', queues: ['a', 'b'] }),
-      ),
-    ).toMatchSnapshot();
+    const objects = synth(
+      (s) => new Worker(s, 'worker', { trench: 'web', image: 'worker:1', queues: ['a', 'b'] }),
+    );
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual(['Deployment/web-worker', 'PodDisruptionBudget/web-worker']);
+    expect(objects[0]!.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'TRENCH_WORKER_QUEUES',
+      value: 'a,b',
+    });
   });
 
   it('Redis', () => {
-    expect(synth((s) => new Redis(s, 'redis', { trench: 'web' }))).toMatchSnapshot();
+    const objects = synth((s) => new Redis(s, 'redis', { trench: 'web' }));
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual(['Service/web-redis', 'StatefulSet/web-redis']);
+    expect(objects[0]!.spec.ports).toContainEqual(expect.objectContaining({ port: 6379 }));
   });
 
   it('Postgres', () => {
-    expect(
-      synth(
-        (s) => new Postgres(s, 'pg', { trench: 'web', storage: '5Gi', storageClassName: 'fast' }),
-      ),
-    ).toMatchSnapshot();
+    const objects = synth(
+      (s) => new Postgres(s, 'pg', { trench: 'web', storage: '5Gi', storageClassName: 'fast' }),
+    );
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual(['Service/web-postgres', 'StatefulSet/web-postgres']);
+    const [claim] = objects[1]!.spec.volumeClaimTemplates;
+    expect(claim.spec).toMatchObject({
+      resources: { requests: { storage: '5Gi' } },
+      storageClassName: 'fast',
+    });
   });
 
   it('BackupStorage', () => {
-    expect(synth((s) => new BackupStorage(s, 'b', { trench: 'web' }))).toMatchSnapshot();
+    const objects = synth((s) => new BackupStorage(s, 'b', { trench: 'web' }));
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual(['PersistentVolumeClaim/web-backups']);
+    expect(objects[0]!.spec.resources.requests.storage).toBe('20Gi');
   });
 
   it('Monitoring (plain Prometheus)', () => {
-    expect(
-      synth(
-        (s) =>
-          new Monitoring(s, 'm', {
-            trench: 'web',
-            namespace: 'ns',
-            alerts,
-            backupSchedule: '0 3 * * *',
-            apiMetricsPort: 3000,
-          }),
-      ),
-    ).toMatchSnapshot();
+    const objects = synth(
+      (s) =>
+        new Monitoring(s, 'm', {
+          trench: 'web',
+          namespace: 'ns',
+          alerts,
+          backupSchedule: '0 3 * * *',
+          apiMetricsPort: 3000,
+        }),
+    );
+    expect(objects).toMatchSnapshot();
+    expect(names(objects)).toEqual(['ConfigMap/web-monitoring', 'ConfigMap/web-dashboard']);
+    expect(Object.keys(objects[0]!.data)).toEqual(['rules.yaml', 'scrape-configs.yaml']);
+    // The Trench's own threshold, not a global one, is in its rule.
+    expect(objects[0]!.data['rules.yaml']).toContain('trench="web"');
+    expect(objects[0]!.data['rules.yaml']).toContain('> 0.05');
   });
 
   it('Monitoring (Prometheus Operator)', () => {
@@ -103,19 +134,28 @@ describe('constructs', () => {
   });
 
   it('Network', () => {
-    expect(
-      synth(
-        (s) =>
-          new Network(s, 'n', {
-            trench: 'web',
-            apiPort: 3000,
-            apiMetricsPort: 9464,
-            workerMetricsPort: 9100,
-            redis: 'managed',
-            postgres: 'external',
-          }),
-      ),
-    ).toMatchSnapshot();
+    const objects = synth(
+      (s) =>
+        new Network(s, 'n', {
+          trench: 'web',
+          apiPort: 3000,
+          apiMetricsPort: 9464,
+          workerMetricsPort: 9100,
+          redis: 'managed',
+          postgres: 'external',
+        }),
+    );
+    expect(objects).toMatchSnapshot();
+    // External Postgres has no pods here to admit traffic to: no policy of its own.
+    expect(names(objects)).toEqual([
+      'NetworkPolicy/web-default-deny',
+      'NetworkPolicy/web-api',
+      'NetworkPolicy/web-worker',
+      'NetworkPolicy/web-jobs',
+      'NetworkPolicy/web-redis',
+    ]);
+    const api = objects.find((o) => o.metadata.name === 'web-api')!;
+    expect(api.spec.ingress).toContainEqual({ ports: [{ port: 3000, protocol: 'TCP' }] });
   });
 
   it('Network: default deny covers every pod of the Trench, and only those', () => {

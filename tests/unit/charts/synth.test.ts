@@ -150,7 +150,24 @@ describe('OperatorChart', () => {
   const objects = () => manifestsOf(new OperatorChart(new App(), 'op', { image: 'op:1' }));
 
   it('matches its snapshot', () => {
-    expect(objects()).toMatchSnapshot();
+    const all = objects();
+    expect(all).toMatchSnapshot();
+    expect(all.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'CustomResourceDefinition/trenches.playtrenches.xyz',
+      'CustomResourceDefinition/trenchbackups.playtrenches.xyz',
+      'CustomResourceDefinition/trenchrestores.playtrenches.xyz',
+      'Namespace/trench-system',
+      'ServiceAccount/trench-operator',
+      'ClusterRole/trench-operator',
+      'ClusterRoleBinding/trench-operator',
+      'Role/trench-operator-leader-election',
+      'RoleBinding/trench-operator-leader-election',
+      'Deployment/trench-operator',
+      'Service/trench-operator',
+    ]);
+    const [pod] = podTemplates(all);
+    expect(pod!.spec.containers[0].image).toBe('op:1');
+    expect(all.map((o) => o.kind)).not.toContain('Secret');
   });
 
   it('grants no wildcard and nothing beyond what the operator touches', () => {
@@ -250,7 +267,15 @@ describe('MonitoringChart', () => {
     );
 
   it('matches its snapshot', () => {
-    expect(objects()).toMatchSnapshot();
+    const all = objects();
+    expect(all).toMatchSnapshot();
+    expect(all.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([
+      'prometheus',
+      'kube-state-metrics',
+      'grafana',
+    ]);
+    expect(all).toHaveLength(17);
+    expect(all.map((o) => o.kind)).not.toContain('Secret');
   });
 
   it('runs every pod restricted with requests and limits', () => {

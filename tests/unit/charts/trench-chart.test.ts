@@ -22,11 +22,25 @@ const renders = (): [string, Manifest[]][] => [
 
 describe('renderTrench', () => {
   it('renders the minimal sample', () => {
-    expect(renderTrench(minimal())).toMatchSnapshot();
+    const objects = renderTrench(minimal());
+    expect(objects).toMatchSnapshot();
+    // The ~18 children per Trench the scale targets are about; the generated Secrets are the
+    // operator's, never rendered.
+    expect(objects).toHaveLength(18);
+    expect(objects.map((o) => o.kind)).not.toContain('Secret');
   });
 
   it('renders the full sample', () => {
-    expect(renderTrench(full())).toMatchSnapshot();
+    const objects = renderTrench(full());
+    expect(objects).toMatchSnapshot();
+    // External Redis: nothing of Redis is rendered; Postgres is managed with its storage.
+    expect(objects.filter((o) => o.metadata.name.includes('redis'))).toEqual([]);
+    const postgres = objects.find((o) => o.kind === 'StatefulSet')!;
+    expect(postgres.metadata.name).toBe('shop-postgres');
+    expect(postgres.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('50Gi');
+    const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'shop-api')!;
+    expect(api.spec.replicas).toBe(3);
+    expect(objects.map((o) => o.kind)).not.toContain('Secret');
   });
 
   it('renders ServiceMonitor, PodMonitor and PrometheusRule with the Prometheus Operator', () => {
