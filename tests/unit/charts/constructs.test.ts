@@ -70,7 +70,11 @@ describe('constructs', () => {
   it('Redis', () => {
     const objects = synth((s) => new Redis(s, 'redis', { trench: 'web' }));
     expect(objects).toMatchSnapshot();
-    expect(names(objects)).toEqual(['Service/web-redis', 'StatefulSet/web-redis']);
+    expect(names(objects)).toEqual([
+      'Service/web-redis',
+      'Service/web-redis-headless',
+      'StatefulSet/web-redis',
+    ]);
     expect(objects[0]!.spec.ports).toContainEqual(expect.objectContaining({ port: 6379 }));
   });
 
@@ -79,8 +83,12 @@ describe('constructs', () => {
       (s) => new Postgres(s, 'pg', { trench: 'web', storage: '5Gi', storageClassName: 'fast' }),
     );
     expect(objects).toMatchSnapshot();
-    expect(names(objects)).toEqual(['Service/web-postgres', 'StatefulSet/web-postgres']);
-    const [claim] = objects[1]!.spec.volumeClaimTemplates;
+    expect(names(objects)).toEqual([
+      'Service/web-postgres',
+      'Service/web-postgres-headless',
+      'StatefulSet/web-postgres',
+    ]);
+    const [claim] = objects[2]!.spec.volumeClaimTemplates;
     expect(claim.spec).toMatchObject({
       resources: { requests: { storage: '5Gi' } },
       storageClassName: 'fast',

@@ -164,6 +164,8 @@ describe('OperatorChart', () => {
       'RoleBinding/trench-operator-leader-election',
       'Deployment/trench-operator',
       'Service/trench-operator',
+      'PodDisruptionBudget/trench-operator',
+      'NetworkPolicy/trench-operator',
     ]);
     const [pod] = podTemplates(all);
     expect(pod!.spec.containers[0].image).toBe('op:1');
@@ -274,7 +276,11 @@ describe('MonitoringChart', () => {
       'kube-state-metrics',
       'grafana',
     ]);
-    expect(all).toHaveLength(17);
+    // Each Deployment has its budget and its policy; Grafana's login is a Secret the operator
+    // makes, so only the Role that lets it do so is here.
+    expect(all).toHaveLength(25);
+    expect(all.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(3);
+    expect(all.filter((o) => o.kind === 'NetworkPolicy')).toHaveLength(3);
     expect(all.map((o) => o.kind)).not.toContain('Secret');
   });
 

@@ -24,9 +24,9 @@ describe('renderTrench', () => {
   it('renders the minimal sample', () => {
     const objects = renderTrench(minimal());
     expect(objects).toMatchSnapshot();
-    // The ~18 children per Trench the scale targets are about; the generated Secrets are the
+    // The ~20 children per Trench the scale targets are about; the generated Secrets are the
     // operator's, never rendered.
-    expect(objects).toHaveLength(18);
+    expect(objects).toHaveLength(20);
     expect(objects.map((o) => o.kind)).not.toContain('Secret');
   });
 
