@@ -97,14 +97,15 @@ image-check: deps ## Compile the image's entry point as the Dockerfile does and 
 bench-render: deps ## Render time per Trench
 	$(TSX) bench/render.ts
 
+# ARGS passes options on, e.g. make bench-scale ARGS='--sizes 500,1000 --runs 3'.
 bench-scale: deps cluster-build ## Operator convergence, steady-state writes and RSS at 100/500/1000 Trenches
-	$(TSX) bench/scale.ts --compiled
+	$(TSX) bench/scale.ts --compiled $(ARGS)
 
 bench-leader: deps cluster-build ## Leader handover times: crash and release, electors and operator processes
-	$(TSX) bench/leader.ts
+	$(TSX) bench/leader.ts $(ARGS)
 
 bench-restart: deps cluster-build ## Operator restart to caches synced (/readyz) with 1000 converged Trenches
-	$(TSX) bench/restart.ts
+	$(TSX) bench/restart.ts $(ARGS)
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts
