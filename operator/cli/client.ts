@@ -167,8 +167,8 @@ export function toCliError(
 ): CliError {
   if (error instanceof CliError) return error;
   if (error instanceof ApiException) {
-    const code = (error as ApiException<unknown>).code;
-    const body = statusBody((error as ApiException<unknown>).body);
+    const code = error.code;
+    const body = statusBody(error.body);
     const said = body.message ? `: ${body.message}` : '';
     if (code === 404) {
       // A 404 without the object's name in its details is the API server not knowing the
