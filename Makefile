@@ -114,7 +114,7 @@ bench-cluster: deps cluster-build ## Warm start time and API write throughput of
 # so the plugin always runs the code (and node_modules) checked out here.
 PLUGIN_DIR ?= $(or $(PREFIX),/usr/local)/bin
 
-install-plugin: ## Link operator/cli/kubectl-trench into /usr/local/bin (or PLUGIN_DIR=dir, PREFIX=dir)
+install-plugin: deps ## Link operator/cli/kubectl-trench into /usr/local/bin (or PLUGIN_DIR=dir, PREFIX=dir)
 	@mkdir -p "$(PLUGIN_DIR)"
 	ln -sfn "$(CURDIR)/operator/cli/kubectl-trench" "$(PLUGIN_DIR)/kubectl-trench"
 	@echo "kubectl trench: run 'kubectl plugin list' to check that $(PLUGIN_DIR) is on PATH"
