@@ -8,7 +8,7 @@ CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
         lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
-        bench-leader bench-restart
+        bench-leader bench-restart install-plugin
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -109,6 +109,15 @@ bench-restart: deps cluster-build ## Operator restart to caches synced (/readyz)
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts
+
+# kubectl runs any executable named kubectl-<verb> on PATH: the link points into this checkout,
+# so the plugin always runs the code (and node_modules) checked out here.
+PLUGIN_DIR ?= $(or $(PREFIX),/usr/local)/bin
+
+install-plugin: deps ## Link operator/cli/kubectl-trench into /usr/local/bin (or PLUGIN_DIR=dir, PREFIX=dir)
+	@mkdir -p "$(PLUGIN_DIR)"
+	ln -sfn "$(CURDIR)/operator/cli/kubectl-trench" "$(PLUGIN_DIR)/kubectl-trench"
+	@echo "kubectl trench: run 'kubectl plugin list' to check that $(PLUGIN_DIR) is on PATH"
 
 kind-up: deps ## With Docker: create a kind cluster from manifests/kind/cluster.yaml
 	@$(TSX) hack/kind.ts create

@@ -1,0 +1,156 @@
+// Argument parsing for `kubectl trench`, pure so that every flag and every refusal has a table
+// test. A hand-written parser rather than node:util parseArgs: its errors name the option in
+// Node's own words ("Unknown option '-x'. To specify a positional argument starting with a
+// '-'...") and it cannot say which verb a flag belongs to.
+
+export type Verb = 'status' | 'list' | 'version' | 'help';
+export type OutputFormat = 'text' | 'json' | 'yaml';
+
+export const VERBS: readonly Verb[] = ['status', 'list', 'version', 'help'];
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['text', 'json', 'yaml'];
+
+export interface Options {
+  readonly verb: Verb;
+  /** The Trench, for `status` only. */
+  readonly name?: string;
+  /** Unset means the kubeconfig context's namespace, else `default`; resolved by the caller. */
+  readonly namespace?: string;
+  readonly allNamespaces: boolean;
+  readonly context?: string;
+  readonly kubeconfig?: string;
+  readonly output: OutputFormat;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly options: Options }
+  | { readonly ok: false; readonly error: string };
+
+type ValueFlag = 'namespace' | 'context' | 'kubeconfig' | 'output';
+
+const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
+  '-n': 'namespace',
+  '--namespace': 'namespace',
+  '--context': 'context',
+  '--kubeconfig': 'kubeconfig',
+  '-o': 'output',
+  '--output': 'output',
+};
+
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['-h', '--help', '-A', '--all-namespaces']);
+
+export function parseArgs(argv: readonly string[]): ParseResult {
+  const values: Partial<Record<ValueFlag, string>> = {};
+  const positionals: string[] = [];
+  let allNamespaces = false;
+  let help = false;
+  const fail = (error: string): ParseResult => ({ ok: false, error });
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    if (arg === '-A' || arg === '--all-namespaces') {
+      allNamespaces = true;
+      continue;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    // --flag=value and -nvalue are what kubectl accepts too, so scripts written for one work
+    // with the other.
+    const long = arg.startsWith('--');
+    const eq = long ? arg.indexOf('=') : -1;
+    const flag = long ? (eq > 0 ? arg.slice(0, eq) : arg) : arg.slice(0, 2);
+    const key = VALUE_FLAGS[flag];
+    if (!key) {
+      if (BOOLEAN_FLAGS.has(flag)) return fail(`flag ${JSON.stringify(flag)} takes no value`);
+      return fail(`unknown flag ${JSON.stringify(long ? flag : arg)}`);
+    }
+    let value: string | undefined;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else if (!long && arg.length > 2) value = arg.slice(2).replace(/^=/, '');
+    else {
+      value = argv[i + 1];
+      // `-n -o json` means a forgotten value, not a namespace called "-o".
+      if (value === undefined || value.startsWith('-')) {
+        return fail(`flag ${JSON.stringify(flag)} needs a value`);
+      }
+      i++;
+    }
+    if (value === '') return fail(`flag ${JSON.stringify(flag)} needs a value`);
+    values[key] = value;
+  }
+
+  const output = values.output ?? 'text';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(output)) {
+    return fail(
+      `--output must be one of ${OUTPUT_FORMATS.join(', ')}, got ${JSON.stringify(output)}`,
+    );
+  }
+
+  const [first, ...rest] = positionals;
+  if (help || first === undefined) {
+    return { ok: true, options: { verb: 'help', allNamespaces, output: output as OutputFormat } };
+  }
+  if (!(VERBS as readonly string[]).includes(first)) {
+    return fail(`unknown command ${JSON.stringify(first)}: expected one of ${VERBS.join(', ')}`);
+  }
+  const verb = first as Verb;
+  const common = {
+    verb,
+    allNamespaces,
+    output: output as OutputFormat,
+    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+    ...(values.context !== undefined ? { context: values.context } : {}),
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+  };
+
+  switch (verb) {
+    case 'status': {
+      if (rest.length === 0) return fail('status needs a Trench NAME: kubectl trench status NAME');
+      if (rest.length > 1)
+        return fail(`status takes one NAME, got ${rest.length}: ${rest.join(' ')}`);
+      if (allNamespaces) return fail('status reads one Trench: --all-namespaces does not apply');
+      return { ok: true, options: { ...common, name: rest[0]! } };
+    }
+    case 'list':
+    case 'version':
+    case 'help':
+      if (rest.length > 0) return fail(`${verb} takes no arguments, got ${rest.join(' ')}`);
+      return { ok: true, options: common };
+  }
+}
+
+export const USAGE = `kubectl trench: inspect Trenches (playtrenches.xyz/v1alpha1)
+
+Usage:
+  kubectl trench status NAME [flags]   one Trench: phase, conditions, replicas, rollout, backups
+  kubectl trench list [flags]          a table of the Trenches in a namespace (or all, with -A)
+  kubectl trench version               the plugin's version
+  kubectl trench help                  this text
+
+Flags:
+  -n, --namespace NS       namespace (default: the kubeconfig context's namespace, else "default")
+  -A, --all-namespaces     list: Trenches of every namespace
+      --context NAME       kubeconfig context to use (default: the current context)
+      --kubeconfig FILE    kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  -o, --output FORMAT      text (default), json or yaml
+  -h, --help               this text
+
+Exit codes (the same for every --output):
+  0  success; for status, the Trench is Ready (phase Ready, status observed the current generation)
+  1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind)
+  2  usage error: unknown command or flag, missing NAME, bad flag value, unknown context,
+     unreadable kubeconfig
+  3  not found: the Trench does not exist (or the API server has no Trench CRD)
+  4  the API server cannot be reached or answered with an error: refused the credentials (401),
+     forbade the request (403), failed it (5xx), or did not answer within 30 s
+  5  a bug in the plugin (the stack trace is on stderr)
+`;

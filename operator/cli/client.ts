@@ -1,0 +1,213 @@
+// The plugin's only I/O with the API server: load the kubeconfig as kubectl would, read
+// Trenches and TrenchBackups, and turn every failure into one CliError with the exit code
+// scripts rely on and a message that names the server, object or file.
+import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../../charts/api/trench.js';
+import { EXIT, type LiveTrench, type LiveTrenchBackup } from './format.js';
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Connection {
+  readonly server: string;
+  /** The namespace to use when -n is not given: the context's, else `default`. */
+  readonly defaultNamespace: string;
+  readonly api: CustomObjectsApi;
+  readonly timeoutMs: number;
+}
+
+export interface ConnectOptions {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly timeoutMs?: number;
+}
+
+export function connect({ kubeconfig, context, timeoutMs = 30_000 }: ConnectOptions): Connection {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (error) {
+    const where = kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
+    throw new CliError(`cannot load kubeconfig ${where}: ${messageOf(error)}`, EXIT.usage);
+  }
+  if (context !== undefined) {
+    if (!kc.getContextObject(context)) {
+      const known = kc.getContexts().map((c) => c.name);
+      throw new CliError(
+        `context ${JSON.stringify(context)} not found in kubeconfig` +
+          (known.length > 0 ? ` (contexts: ${known.join(', ')})` : ''),
+        EXIT.usage,
+      );
+    }
+    kc.setCurrentContext(context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new CliError(
+      `kubeconfig has no cluster for context ${JSON.stringify(kc.getCurrentContext())}`,
+      EXIT.usage,
+    );
+  }
+  return {
+    server: cluster.server,
+    defaultNamespace: kc.getContextObject(kc.getCurrentContext())?.namespace || 'default',
+    api: kc.makeApiClient(CustomObjectsApi),
+    timeoutMs,
+  };
+}
+
+const TRENCHES = { group: GROUP, version: VERSION, plural: 'trenches' } as const;
+const BACKUPS = { group: GROUP, version: VERSION, plural: 'trenchbackups' } as const;
+
+export async function getTrench(
+  conn: Connection,
+  namespace: string,
+  name: string,
+): Promise<LiveTrench> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.getNamespacedCustomObject({ ...TRENCHES, namespace, name }),
+    )) as LiveTrench;
+  } catch (error) {
+    throw toCliError(
+      error,
+      conn,
+      `Trench ${JSON.stringify(name)} in namespace ${JSON.stringify(namespace)}`,
+      {
+        notFound: `Trench ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
+      },
+    );
+  }
+}
+
+/** Every Trench of one namespace, or of all of them when `namespace` is undefined. */
+export async function listTrenches(
+  conn: Connection,
+  namespace: string | undefined,
+): Promise<LiveTrench[]> {
+  const where =
+    namespace === undefined ? 'all namespaces' : `namespace ${JSON.stringify(namespace)}`;
+  try {
+    const list = (await bounded(
+      conn,
+      namespace === undefined
+        ? conn.api.listClusterCustomObject(TRENCHES)
+        : conn.api.listNamespacedCustomObject({ ...TRENCHES, namespace }),
+    )) as { items: LiveTrench[] };
+    return list.items;
+  } catch (error) {
+    throw toCliError(error, conn, `Trenches in ${where}`, {});
+  }
+}
+
+export async function listBackups(
+  conn: Connection,
+  namespace: string,
+): Promise<LiveTrenchBackup[]> {
+  try {
+    const list = (await bounded(
+      conn,
+      conn.api.listNamespacedCustomObject({ ...BACKUPS, namespace }),
+    )) as { items: LiveTrenchBackup[] };
+    return list.items;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackups in namespace ${JSON.stringify(namespace)}`, {});
+  }
+}
+
+/**
+ * A server that accepts the connection and never answers (a firewall that drops, a stopped
+ * VM) would otherwise hang the script that called us; kubectl gives up on such servers too.
+ */
+async function bounded<T>(conn: Connection, request: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${conn.timeoutMs / 1000} s`)),
+      conn.timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([request, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  details?: { name?: string; kind?: string };
+}
+
+function statusBody(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return { message: body };
+    }
+  }
+  return body && typeof body === 'object' ? (body as StatusBody) : {};
+}
+
+export function toCliError(
+  error: unknown,
+  conn: Pick<Connection, 'server'>,
+  what: string,
+  messages: { notFound?: string },
+): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof ApiException) {
+    const code = error.code;
+    const body = statusBody(error.body);
+    const said = body.message ? `: ${body.message}` : '';
+    if (code === 404) {
+      // A 404 without the object's name in its details is the API server not knowing the
+      // resource at all: the CRDs are not installed, which a script should tell apart.
+      if (messages.notFound && body.details?.name)
+        return new CliError(messages.notFound, EXIT.notFound);
+      return new CliError(
+        `the API server ${conn.server} does not serve ${GROUP}/${VERSION} (are the Trench CRDs installed?)${said}`,
+        EXIT.notFound,
+      );
+    }
+    if (code === 401) {
+      return new CliError(
+        `the API server ${conn.server} refused the credentials (401 Unauthorized)${said}`,
+        EXIT.unreachable,
+      );
+    }
+    if (code === 403) {
+      return new CliError(
+        `the API server ${conn.server} forbids reading ${what} (403 Forbidden)${said}`,
+        EXIT.unreachable,
+      );
+    }
+    return new CliError(
+      `the API server ${conn.server} failed reading ${what} (HTTP ${code})${said}`,
+      EXIT.unreachable,
+    );
+  }
+  return new CliError(
+    `cannot reach the API server ${conn.server}: ${messageOf(error)}`,
+    EXIT.unreachable,
+  );
+}
+
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // node-fetch's FetchError carries the system code (ECONNREFUSED...) apart from its message.
+  const code = (error as Error & { code?: unknown }).code;
+  return typeof code === 'string' && !error.message.includes(code)
+    ? `${error.message} (${code})`
+    : error.message;
+}

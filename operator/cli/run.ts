@@ -1,0 +1,107 @@
+// The `kubectl trench` command as a function of argv: parsing, the API reads and formatting
+// wired together (every decision lives in args.ts and format.ts). main.ts runs it.
+import { readFileSync } from 'node:fs';
+import { parseArgs, USAGE } from './args.js';
+import {
+  CliError,
+  type Connection,
+  connect,
+  getTrench,
+  listBackups,
+  listTrenches,
+} from './client.js';
+import {
+  backupsOf,
+  EXIT,
+  emptyListMessage,
+  formatList,
+  formatStatus,
+  type LiveTrenchBackup,
+  statusExitCode,
+  toJson,
+  toYaml,
+} from './format.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const PREFIX = 'kubectl-trench: ';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export async function run(
+  argv: readonly string[],
+  io: Io,
+  now = () => new Date(),
+): Promise<number> {
+  const parsed = parseArgs(argv);
+  if (!parsed.ok) {
+    io.err(`${PREFIX}${parsed.error}\nRun "kubectl trench --help" for usage.\n`);
+    return EXIT.usage;
+  }
+  const o = parsed.options;
+  if (o.verb === 'help') {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  if (o.verb === 'version') {
+    io.out(
+      o.output === 'text'
+        ? `kubectl-trench ${version()}\n`
+        : render(o.output, { version: version() }),
+    );
+    return EXIT.ok;
+  }
+  try {
+    const conn = connect({
+      ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
+      ...(o.context !== undefined ? { context: o.context } : {}),
+    });
+    const namespace = o.namespace ?? conn.defaultNamespace;
+    if (o.verb === 'status') {
+      const trench = await getTrench(conn, namespace, o.name!);
+      if (o.output !== 'text') io.out(render(o.output, trench));
+      else io.out(formatStatus(trench, await backupsOrError(conn, namespace, o.name!), now()));
+      return statusExitCode(trench);
+    }
+    const items = await listTrenches(conn, o.allNamespaces ? undefined : namespace);
+    if (o.output !== 'text') io.out(render(o.output, { items }));
+    else if (items.length === 0)
+      io.err(`${emptyListMessage(o.allNamespaces ? undefined : namespace)}\n`);
+    else io.out(formatList(items, o.allNamespaces, now()));
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`${PREFIX}${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+/**
+ * The Backups section is extra detail: a user allowed to read Trenches but not TrenchBackups
+ * still gets the status (and its exit code), with the refusal shown in place of the list.
+ */
+async function backupsOrError(
+  conn: Connection,
+  namespace: string,
+  name: string,
+): Promise<LiveTrenchBackup[] | { error: string }> {
+  try {
+    return backupsOf(await listBackups(conn, namespace), name);
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+function render(format: 'json' | 'yaml', value: unknown): string {
+  return format === 'json' ? toJson(value) : toYaml(value);
+}

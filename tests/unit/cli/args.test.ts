@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { type Options, parseArgs, USAGE } from '../../../operator/cli/args.js';
+
+function ok(argv: string[]): Options {
+  const r = parseArgs(argv);
+  if (!r.ok) throw new Error(`expected ${argv.join(' ')} to parse, got: ${r.error}`);
+  return r.options;
+}
+
+function error(argv: string[]): string {
+  const r = parseArgs(argv);
+  if (r.ok)
+    throw new Error(`expected ${argv.join(' ')} to be refused, got ${JSON.stringify(r.options)}`);
+  return r.error;
+}
+
+describe('parseArgs', () => {
+  it('reads status NAME with text output and no namespace by default', () => {
+    expect(ok(['status', 'shop'])).toEqual({
+      verb: 'status',
+      name: 'shop',
+      allNamespaces: false,
+      output: 'text',
+    });
+  });
+
+  it.each([
+    [['-n', 'prod'], 'prod'],
+    [['--namespace', 'prod'], 'prod'],
+    [['--namespace=prod'], 'prod'],
+    [['-nprod'], 'prod'],
+    [['-n=prod'], 'prod'],
+  ])('reads the namespace from %j', (flag, namespace) => {
+    expect(ok(['status', 'shop', ...flag]).namespace).toBe(namespace);
+    expect(ok([...flag, 'status', 'shop']).namespace).toBe(namespace);
+  });
+
+  it.each([
+    [['--context', 'kind-dev'], { context: 'kind-dev' }],
+    [['--context=kind-dev'], { context: 'kind-dev' }],
+    [['--kubeconfig', '/tmp/kc'], { kubeconfig: '/tmp/kc' }],
+    [['--kubeconfig=./kc'], { kubeconfig: './kc' }],
+    [['-o', 'json'], { output: 'json' }],
+    [['-ojson'], { output: 'json' }],
+    [['--output', 'yaml'], { output: 'yaml' }],
+    [['--output=text'], { output: 'text' }],
+    [['-A'], { allNamespaces: true }],
+    [['--all-namespaces'], { allNamespaces: true }],
+  ])('reads %j', (flag, expected) => {
+    expect(ok(['list', ...flag])).toMatchObject({ verb: 'list', ...expected });
+  });
+
+  it('takes the last value of a repeated flag, as kubectl does', () => {
+    expect(ok(['list', '-n', 'a', '-n', 'b']).namespace).toBe('b');
+  });
+
+  it('reads every flag at once', () => {
+    expect(
+      ok(['--kubeconfig', '/k', 'status', '--context', 'c', 'shop', '-n', 'ns', '-o', 'yaml']),
+    ).toEqual({
+      verb: 'status',
+      name: 'shop',
+      namespace: 'ns',
+      context: 'c',
+      kubeconfig: '/k',
+      allNamespaces: false,
+      output: 'yaml',
+    });
+  });
+
+  it('treats everything after -- as positional', () => {
+    expect(ok(['status', '--', '-odd']).name).toBe('-odd');
+  });
+
+  it.each([
+    [[]],
+    [['-h']],
+    [['--help']],
+    [['help']],
+    [['status', 'shop', '--help']],
+    [['list', '-h']],
+  ])('%j asks for help', (argv) => {
+    expect(ok(argv).verb).toBe('help');
+  });
+
+  it('reads version', () => {
+    expect(ok(['version']).verb).toBe('version');
+  });
+
+  it.each([
+    [['status', 'shop', '--bogus'], 'unknown flag "--bogus"'],
+    [['status', 'shop', '--bogus=1'], 'unknown flag "--bogus"'],
+    [['list', '-x'], 'unknown flag "-x"'],
+    [['list', '-xyz'], 'unknown flag "-xyz"'],
+    [['list', '--namespaces', 'a'], 'unknown flag "--namespaces"'],
+    [['list', '--all-namespaces=true'], 'flag "--all-namespaces" takes no value'],
+  ])('refuses %j naming the flag', (argv, message) => {
+    expect(error(argv)).toBe(message);
+  });
+
+  it.each([
+    [['list', '-n']],
+    [['list', '--namespace']],
+    [['list', '-n', '-o', 'json']],
+    [['list', '--context=']],
+    [['list', '-o']],
+  ])('refuses %j: the flag needs a value', (argv) => {
+    expect(error(argv)).toMatch(/^flag "(-n|--namespace|--context|-o)" needs a value$/);
+  });
+
+  it('refuses an unknown output format, naming it', () => {
+    expect(error(['list', '-o', 'wide'])).toBe(
+      '--output must be one of text, json, yaml, got "wide"',
+    );
+  });
+
+  it('refuses an unknown verb, naming it and the known ones', () => {
+    expect(error(['get', 'shop'])).toBe(
+      'unknown command "get": expected one of status, list, version, help',
+    );
+  });
+
+  it('refuses status without a NAME or with two', () => {
+    expect(error(['status'])).toMatch(/status needs a Trench NAME/);
+    expect(error(['status', '-n', 'prod'])).toMatch(/status needs a Trench NAME/);
+    expect(error(['status', 'a', 'b'])).toBe('status takes one NAME, got 2: a b');
+  });
+
+  it('refuses --all-namespaces for status and arguments for list', () => {
+    expect(error(['status', 'shop', '-A'])).toMatch(/--all-namespaces does not apply/);
+    expect(error(['list', 'shop'])).toBe('list takes no arguments, got shop');
+  });
+});
+
+describe('USAGE', () => {
+  it('documents every flag and every exit code', () => {
+    for (const flag of [
+      '--namespace',
+      '-n,',
+      '-A,',
+      '--context',
+      '--kubeconfig',
+      '-o,',
+      '--output',
+      '-h,',
+    ]) {
+      expect(USAGE).toContain(flag);
+    }
+    for (const code of ['0', '1', '2', '3', '4'])
+      expect(USAGE).toMatch(new RegExp(`^  ${code}  `, 'm'));
+  });
+});
