@@ -1,9 +1,15 @@
 // dist/ on a real API server: the `make deploy` sequence applies it (CRDs first, then the
 // rest), a second apply changes nothing, and nothing drifts (so Argo CD needs no
 // ignoreDifferences). The CRDs serve `kubectl get trenches` with their printer columns.
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectl, waitFor } from '../support/cluster.js';
+import { REPO_ROOT } from '../../../hack/lib/cluster.js';
+import { trenchesInDir, waitForTrenches } from '../../../hack/lib/ready.js';
+import { kubectl, testCluster, waitFor } from '../support/cluster.js';
+import { type RunningOperator, startOperator } from '../support/operator.js';
 
 const DIST = 'dist';
 const CRD_FILE = `${DIST}/0000-crds.k8s.yaml`;
@@ -43,7 +49,10 @@ beforeAll(async () => {
   });
 }, 200_000);
 
+let operator: RunningOperator | undefined;
+
 afterAll(async () => {
+  await operator?.stop();
   // The CRDs stay (other files use them); what dist/ added besides is removed.
   for (const file of readdirSync(DIST).sort().reverse()) {
     if (`${DIST}/${file}` === CRD_FILE) continue;
@@ -122,5 +131,85 @@ describe('dist/', () => {
         { what: `Deployment ${ns}/${name} to be Ready`, timeoutMs: 120_000 },
       );
     }
+  });
+});
+
+// What Argo CD's server-side sync of dist/ would see once the operator has done its work: a
+// dry-run apply under Argo CD's own field manager that changes nothing. The operator writes
+// only status and the children it owns, and the worker replica count is in no manifest of
+// dist/, so scaling the workers must not show either.
+describe('dist/ under GitOps', () => {
+  const ARGOCD = '--field-manager=argocd-controller';
+
+  it('shows no diff once the operator has converged and the workers were scaled', async () => {
+    await ok(['apply', '--server-side', ARGOCD, '--force-conflicts', '-f', DIST]);
+    operator = await startOperator({ TRENCH_LEADER_ELECTION: 'false' });
+    const { kubeconfigPath, kubectlPath } = testCluster();
+    const target = { kubectl: kubectlPath, kubeconfig: kubeconfigPath };
+    const refs = trenchesInDir(DIST);
+    expect(refs.map((r) => `${r.namespace}/${r.name}`)).toEqual([
+      'shop-production/production',
+      'shop-staging/staging',
+    ]);
+    await waitForTrenches(target, refs, { timeoutMs: 180_000 });
+
+    // Scaled as the scaler or a person would, through the scale subresource: 2..20 allows 5.
+    await ok(['scale', 'deployment', 'production-worker', '-n', 'shop-production', '--replicas=5']);
+    await waitFor(
+      async () => {
+        const t = JSON.parse(
+          await ok(['get', 'trench', 'production', '-n', 'shop-production', '-o', 'json']),
+        );
+        return t.status?.worker?.replicas === 5 ? true : undefined;
+      },
+      { what: 'Trench production to report 5 workers', timeoutMs: 60_000 },
+    );
+
+    const diff = await kubectl(['diff', '--server-side', ARGOCD, '-f', DIST]);
+    expect(diff.stderr).toBe('');
+    expect(diff.stdout).toBe('');
+    expect(diff.code).toBe(0);
+    const replicas = await ok([
+      'get',
+      'deployment',
+      'production-worker',
+      '-n',
+      'shop-production',
+      '-o',
+      'jsonpath={.spec.replicas}',
+    ]);
+    expect(replicas).toBe('5');
+  });
+
+  it('shows both Trenches Ready in kubectl trench list', async () => {
+    const { kubeconfigPath } = testCluster();
+    const run = promisify(execFile);
+    const plugin = join(REPO_ROOT, 'operator', 'cli', 'kubectl-trench');
+    const { stdout } = await run(plugin, [
+      'list',
+      '-A',
+      '-o',
+      'json',
+      '--kubeconfig',
+      kubeconfigPath,
+    ]);
+    const items = (
+      JSON.parse(stdout) as {
+        items: { metadata: { namespace: string; name: string }; status?: { phase?: string } }[];
+      }
+    ).items
+      .filter((t) => t.metadata.namespace.startsWith('shop-'))
+      .map((t) => `${t.metadata.namespace}/${t.metadata.name}=${t.status?.phase}`)
+      .sort();
+    expect(items).toEqual(['shop-production/production=Ready', 'shop-staging/staging=Ready']);
+    const status = await run(plugin, [
+      'status',
+      'production',
+      '-n',
+      'shop-production',
+      '--kubeconfig',
+      kubeconfigPath,
+    ]);
+    expect(status.stdout).toMatch(/Ready/);
   });
 });
