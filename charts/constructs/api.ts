@@ -185,7 +185,9 @@ export class Api extends Construct {
             props.connectionEnv,
             [
               { name: 'PORT', value: String(port) },
-              ...(metricsPort !== port ? [{ name: 'METRICS_PORT', value: String(metricsPort) }] : []),
+              ...(metricsPort !== port
+                ? [{ name: 'METRICS_PORT', value: String(metricsPort) }]
+                : []),
             ],
             props.env,
           ),
