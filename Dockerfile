@@ -6,11 +6,13 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# The lock file spans the npm workspaces; only the root's packages go in this image.
+COPY examples/shop/package.json ./examples/shop/
+RUN npm ci --no-audit --no-fund --workspaces=false
 COPY tsconfig.json tsconfig.build.json ./
 COPY charts ./charts
 COPY operator ./operator
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --workspaces=false
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

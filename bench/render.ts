@@ -13,9 +13,9 @@ function trench(i: number): TrenchInput {
       uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
     },
     spec: {
-      api: { image: `ghcr.io/playtrenches/demo-api:1.${i % 7}.0`, replicas: 1 + (i % 3) },
+      api: { image: `ghcr.io/playtrenches/shop-api:1.${i % 7}.0`, replicas: 1 + (i % 3) },
       worker: {
-        image: 'ghcr.io/playtrenches/demo-worker:1.0.0',
+        image: 'ghcr.io/playtrenches/shop-worker:1.0.0',
         queues: ['emails', 'reports'],
         metricsPort: 9100,
       },

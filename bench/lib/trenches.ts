@@ -66,8 +66,8 @@ export const trenchOf = (i: number): TrenchObject => ({
   kind: 'Trench',
   metadata: { name: `t${i}`, namespace: namespaceOf(i) },
   spec: {
-    api: { image: 'ghcr.io/playtrenches/demo-api:1.0.0' },
-    worker: { image: 'ghcr.io/playtrenches/demo-worker:1.0.0', queues: ['default'] },
+    api: { image: 'ghcr.io/playtrenches/shop-api:1.0.0' },
+    worker: { image: 'ghcr.io/playtrenches/shop-worker:1.0.0', queues: ['default'] },
   } as Trench['spec'], // the API server applies the defaults
 });
 

@@ -180,7 +180,17 @@ export class Api extends Construct {
       d.select(kplus.LabelSelector.of({ labels: { ...this.podSelector, [LABEL_TRACK]: track } }));
       finishWorkload(d, {
         container: {
-          ...envFields(props.connectionEnv, props.env),
+          // The port the probes and Service use, told to the app so the two cannot disagree.
+          ...envFields(
+            props.connectionEnv,
+            [
+              { name: 'PORT', value: String(port) },
+              ...(metricsPort !== port
+                ? [{ name: 'METRICS_PORT', value: String(metricsPort) }]
+                : []),
+            ],
+            props.env,
+          ),
           ...(props.envFrom?.length ? { envFrom: [...props.envFrom] } : {}),
           resources,
           lifecycle: { preStop: { sleep: { seconds: preStop } } },

@@ -155,6 +155,9 @@ export class Worker extends Construct {
           [
             { name: 'TRENCH_WORKER_QUEUES', value: props.queues.join(',') },
             { name: 'TRENCH_WORKER_CONCURRENCY', value: String(concurrency) },
+            ...(props.metricsPort === undefined
+              ? []
+              : [{ name: 'METRICS_PORT', value: String(props.metricsPort) }]),
           ],
           props.env,
         ),

@@ -36,7 +36,9 @@ export function trenchDashboard(namespace: string, trench: string): Record<strin
     ],
     [
       'Error rate (5xx)',
-      `sum(rate(${HTTP_REQUESTS}{${sel},code=~"5.."}[5m])) / sum(rate(${HTTP_REQUESTS}{${sel}}[5m]))`,
+      // `or vector(0)`: with no 5xx series at all the ratio would be empty, and a healthy API
+      // would show "No data" instead of 0 %.
+      `(sum(rate(${HTTP_REQUESTS}{${sel},code=~"5.."}[5m])) or vector(0)) / sum(rate(${HTTP_REQUESTS}{${sel}}[5m]))`,
       'errors',
       'percentunit',
     ],

@@ -28,8 +28,8 @@ async function createTrench(name: string): Promise<number> {
       kind: 'Trench',
       metadata: { name, namespace: ns.name },
       spec: {
-        api: { image: 'ghcr.io/playtrenches/demo-api:1.0.0' },
-        worker: { image: 'ghcr.io/playtrenches/demo-worker:1.0.0', queues: ['default'] },
+        api: { image: 'ghcr.io/playtrenches/shop-api:1.0.0' },
+        worker: { image: 'ghcr.io/playtrenches/shop-worker:1.0.0', queues: ['default'] },
       },
     }),
   );

@@ -44,8 +44,8 @@ beforeAll(async () => {
       kind: 'Trench',
       metadata: { name: 'production', namespace: ns.name },
       spec: {
-        api: { image: 'ghcr.io/playtrenches/demo-api:1' },
-        worker: { image: 'ghcr.io/playtrenches/demo-worker:1', queues: ['default'] },
+        api: { image: 'ghcr.io/playtrenches/shop-api:1' },
+        worker: { image: 'ghcr.io/playtrenches/shop-worker:1', queues: ['default'] },
       },
     },
     // A second Trench, so that a command that lists instead of getting one would show.
@@ -54,8 +54,8 @@ beforeAll(async () => {
       kind: 'Trench',
       metadata: { name: 'staging', namespace: ns.name },
       spec: {
-        api: { image: 'ghcr.io/playtrenches/demo-api:1' },
-        worker: { image: 'ghcr.io/playtrenches/demo-worker:1', queues: ['default'] },
+        api: { image: 'ghcr.io/playtrenches/shop-api:1' },
+        worker: { image: 'ghcr.io/playtrenches/shop-worker:1', queues: ['default'] },
       },
     },
     {

@@ -13,8 +13,8 @@ const ns = useNamespace('synth-validation');
 type Loose = Record<string, any>;
 
 const minimalSpec = (): Loose => ({
-  api: { image: 'ghcr.io/playtrenches/demo-api:1' },
-  worker: { image: 'ghcr.io/playtrenches/demo-worker:1', queues: ['default'] },
+  api: { image: 'ghcr.io/playtrenches/shop-api:1' },
+  worker: { image: 'ghcr.io/playtrenches/shop-worker:1', queues: ['default'] },
 });
 
 function trench(name: string, spec: Loose): string {

@@ -12,9 +12,9 @@ const renders = (): [string, Manifest[]][] => [
     'minimal during a canary',
     renderTrench(minimal(), {
       rollout: {
-        stableImage: 'ghcr.io/playtrenches/demo-api:1.4.1',
+        stableImage: 'ghcr.io/playtrenches/shop-api:1.4.1',
         stableReplicas: 1,
-        canary: { image: 'ghcr.io/playtrenches/demo-api:1.4.2', replicas: 1 },
+        canary: { image: 'ghcr.io/playtrenches/shop-api:1.4.2', replicas: 1 },
       },
     }),
   ],
@@ -253,6 +253,30 @@ describe('renderTrench', () => {
     });
     expect(resources('StatefulSet', 'demo-postgres').requests['ephemeral-storage']).toBe('1Gi');
     expect(resources('StatefulSet', 'demo-postgres').limits['ephemeral-storage']).toBe('1Gi');
+  });
+
+  it('tells the API and the worker the ports their probes and Services use', () => {
+    const env = (objects: Manifest[], name: string) =>
+      Object.fromEntries(
+        (
+          objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec.template
+            .spec.containers[0].env as { name: string; value?: string }[]
+        ).map((e) => [e.name, e.value]),
+      );
+    // The full sample: port 8080, metrics on 9464, worker metrics on 9100.
+    const full_ = renderTrench(full());
+    expect(env(full_, 'shop-api')).toMatchObject({ PORT: '8080', METRICS_PORT: '9464' });
+    expect(env(full_, 'shop-worker')).toMatchObject({ METRICS_PORT: '9100' });
+    // Defaults: metrics on the API port (no METRICS_PORT), no worker metrics server.
+    const min = renderTrench(minimal());
+    expect(env(min, 'demo-api').PORT).toBe('3000');
+    expect(env(min, 'demo-api')).not.toHaveProperty('METRICS_PORT');
+    expect(env(min, 'demo-worker')).not.toHaveProperty('METRICS_PORT');
+    // The spec's own env wins over what the chart sets.
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.api = { ...spec.api, env: [{ name: 'PORT', value: '1234' }] };
+    expect(env(renderTrench({ ...t, spec }), 'demo-api').PORT).toBe('1234');
   });
 
   it('references the Postgres password Secret without containing it', () => {
