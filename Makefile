@@ -40,8 +40,13 @@ cluster-status: ## Show the local control plane's processes and readiness
 kubeconfig: ## Print the local cluster's kubeconfig path (use with make -s)
 	@$(CLUSTER) kubeconfig
 
-lint: deps ## Lint and check formatting (biome)
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+
+# actionlint checks the kind workflow, which cannot run here (no Docker): at least its syntax,
+# expressions and action inputs are checked. Built by Go (cached), like the control plane.
+lint: deps ## Lint and check formatting (biome), and the GitHub workflows (actionlint)
 	npx biome ci .
+	@if command -v go >/dev/null; then go run $(ACTIONLINT) -no-color; else echo "actionlint skipped: no Go on PATH" >&2; fi
 
 format: deps ## Format the sources
 	npx biome check --write .
