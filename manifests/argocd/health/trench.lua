@@ -39,10 +39,22 @@ local function describe(phase, c)
   return text
 end
 
+-- Argo CD hands int64 fields over as numbers, but its decoder turns a json.Number into a
+-- string: accept both, so a generation never reads as missing.
+local function number(v)
+  if type(v) == "string" then
+    return tonumber(v)
+  end
+  if type(v) == "number" then
+    return v
+  end
+  return nil
+end
+
 local hs = {}
-local generation = get(obj.metadata, "generation")
+local generation = number(get(obj.metadata, "generation"))
 local status = obj.status
-local observed = get(status, "observedGeneration")
+local observed = number(get(status, "observedGeneration"))
 
 -- Until the operator has written a status for the current spec, any phase in it describes an
 -- older spec: a Trench just edited would otherwise stay Healthy until the next reconcile.

@@ -18,11 +18,23 @@ local function nonEmpty(v)
   return tostring(v)
 end
 
+-- Argo CD hands int64 fields over as numbers, but its decoder turns a json.Number into a
+-- string: accept both, so a generation never reads as missing.
+local function number(v)
+  if type(v) == "string" then
+    return tonumber(v)
+  end
+  if type(v) == "number" then
+    return v
+  end
+  return nil
+end
+
 local hs = {}
-local generation = get(obj.metadata, "generation")
+local generation = number(get(obj.metadata, "generation"))
 local status = obj.status
 local phase = get(status, "phase")
-local observed = get(status, "observedGeneration")
+local observed = number(get(status, "observedGeneration"))
 local message = nonEmpty(get(status, "message"))
 
 -- The spec is immutable, so a stale status only happens when a backup is recreated under the

@@ -208,8 +208,14 @@ describe('Trench health', () => {
       'Waiting for the operator to observe generation 5 (status is of generation 4)',
     ],
     [
-      'an observedGeneration that is not a number',
-      trench(4, { ...healthy, observedGeneration: '4' }),
+      'generations as numeric strings (how Argo CD passes a json.Number)',
+      { ...trench(4, { ...healthy, observedGeneration: '4' }), metadata: { generation: '4' } },
+      'Healthy',
+      'Ready (AllWorkloadsReady): 5 workloads ready',
+    ],
+    [
+      'an observedGeneration that is no number at all',
+      trench(4, { ...healthy, observedGeneration: 'four' }),
       'Progressing',
       'Waiting for the operator to observe generation 4',
     ],
@@ -397,6 +403,12 @@ describe('TrenchBackup health', () => {
     [
       'a status of an older generation',
       run('TrenchBackup', { phase: 'Succeeded', observedGeneration: 1 }, 2),
+      'Progressing',
+      'Waiting for the operator to observe generation 2',
+    ],
+    [
+      'an older generation as a numeric string',
+      run('TrenchBackup', { phase: 'Succeeded', observedGeneration: '1' }, 2),
       'Progressing',
       'Waiting for the operator to observe generation 2',
     ],
