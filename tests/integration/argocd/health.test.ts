@@ -1,6 +1,7 @@
 // The Argo CD health scripts on objects as the API server returns them, with statuses written
 // by the real operator (under the chart's RBAC): just created, Ready, Failed on a spec the
-// renderer refuses, and edited while no operator runs. Each object is read back with
+// renderer refuses, Degraded on an apply the API server refuses, and edited while no operator
+// runs. Each object is read back with
 // `kubectl get -o json` and given to the committed script on Lua 5.1, as Argo CD would.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,96 @@ describe('Trench health from the real operator', () => {
     expect(h.message).toMatch(/^Failed \(InvalidSpec\): .*spec\.backup\.schedule/);
     const ready = h.obj.status?.conditions?.find((c) => c.type === 'Ready');
     expect(h.message).toBe(`Failed (InvalidSpec): ${ready?.message}`);
+  });
+
+  describe('an apply the API server refuses', () => {
+    const policy = 'trench-test-argocd-deny-refused';
+    afterAll(async () => {
+      await kubectl(['delete', 'validatingadmissionpolicybinding', policy, '--ignore-not-found']);
+      await kubectl(['delete', 'validatingadmissionpolicy', policy, '--ignore-not-found']);
+    });
+
+    it('is Degraded with the ApplyFailed reason, and Healthy again once it applies', async () => {
+      await createTrench('refused');
+      await waitTrench('refused', 'the Trench to be Ready', isReady);
+      // A real admission policy, bound to this file's namespace only, refuses the new image.
+      const docs = [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicy',
+          metadata: { name: policy },
+          spec: {
+            failurePolicy: 'Fail',
+            matchConstraints: {
+              resourceRules: [
+                {
+                  apiGroups: ['apps'],
+                  apiVersions: ['v1'],
+                  operations: ['CREATE', 'UPDATE'],
+                  resources: ['deployments'],
+                },
+              ],
+            },
+            validations: [
+              {
+                expression:
+                  "!object.spec.template.spec.containers.exists(c, c.image.endsWith(':refused'))",
+                message: 'images tagged refused are not allowed here',
+              },
+            ],
+          },
+        },
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicyBinding',
+          metadata: { name: policy },
+          spec: {
+            policyName: policy,
+            validationActions: ['Deny'],
+            matchResources: {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns.name } },
+            },
+          },
+        },
+      ];
+      await mustKubectl(['apply', '-f', '-'], docs.map((d) => JSON.stringify(d)).join('\n'));
+      // The policy is in force once the API server has loaded it: probe with a dry run.
+      await waitFor(
+        async () => {
+          const r = await kubectl([
+            'create',
+            'deployment',
+            'probe',
+            '-n',
+            ns.name,
+            '--image=x:refused',
+            '--dry-run=server',
+          ]);
+          return r.code !== 0 && r.stderr.includes('refused') ? true : undefined;
+        },
+        { what: 'the admission policy to be in force', timeoutMs: 30_000 },
+      );
+      await mustKubectl([
+        'patch',
+        resource.Trench,
+        'refused',
+        '-n',
+        ns.name,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { api: { image: 'registry.example/api:refused' } } }),
+      ]);
+      await waitTrench('refused', 'the refused apply', (t) => t.status?.phase === 'Degraded');
+      const degraded = await healthOf('Trench', 'refused');
+      expect(degraded.status).toBe('Degraded');
+      expect(degraded.message).toMatch(
+        /^Degraded \(ApplyFailed\): .*Deployment refused-api: .*refused/s,
+      );
+
+      await mustKubectl(['delete', 'validatingadmissionpolicybinding', policy]);
+      await waitTrench('refused', 'the retry to apply', isReady, 120_000);
+      expect((await healthOf('Trench', 'refused')).status).toBe('Healthy');
+    }, 240_000);
   });
 
   it('is Progressing when the spec changed while no operator ran, until it catches up', async () => {
