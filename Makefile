@@ -72,10 +72,10 @@ KUBECTL ?= kubectl
 README_GEN := npx readme-generator
 CRDS := crd/trenches.playtrenches.xyz crd/trenchbackups.playtrenches.xyz crd/trenchrestores.playtrenches.xyz
 
-synth: deps ## Write dist/ and crds/ from values.yaml and the API schemas
+synth: deps ## Write dist/, crds/ and the Argo CD health patch from values.yaml, the API schemas and the Lua checks
 	$(TSX) charts/main.ts
 
-synth-check: deps ## Fail when dist/ or crds/ differ from a fresh synth
+synth-check: deps ## Fail when dist/, crds/ or the Argo CD health patch differ from a fresh synth
 	$(TSX) charts/main.ts --check
 
 render: deps ## Print what the operator would create: make render FILE=trench.yaml

@@ -1,7 +1,16 @@
-// `make synth`: values.yaml -> dist/ and crds/. `--check` writes nothing and exits 1 when
-// the committed files differ from a fresh synth (CI runs it).
+// `make synth`: values.yaml -> dist/ and crds/, and the Argo CD health checks of
+// manifests/argocd/health/*.lua -> manifests/argocd/argocd-cm-health.yaml. `--check` writes
+// nothing and exits 1 when the committed files differ from a fresh synth (CI runs it).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import {
+  argocdHealthPatch,
+  HEALTH_KINDS,
+  HEALTH_PATCH_FILE,
+  HEALTH_SCRIPT_DIR,
+  type HealthKind,
+  healthScriptFile,
+} from './argocd-health.js';
 import { synthesize } from './synth.js';
 import { parseValues, ValuesError } from './values.js';
 
@@ -50,6 +59,15 @@ function writeDir(dir: string, want: Map<string, string>): void {
   }
 }
 
+/** The argocd-cm patch from the committed Lua scripts. */
+function healthPatch(root: string): string {
+  const scripts = {} as Record<HealthKind, string>;
+  for (const kind of HEALTH_KINDS) {
+    scripts[kind] = readFileSync(join(root, HEALTH_SCRIPT_DIR, healthScriptFile(kind)), 'utf8');
+  }
+  return argocdHealthPatch(scripts);
+}
+
 function main(): number {
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
@@ -73,17 +91,26 @@ function main(): number {
   }
   const distDir = join(args.root, 'dist');
   const crdDir = join(args.root, 'crds');
+  const healthPath = join(args.root, HEALTH_PATCH_FILE);
+  const health = healthPatch(args.root);
   if (args.check) {
     const problems = [...diffDir(crdDir, out.crds), ...diffDir(distDir, out.dist)];
+    if (!existsSync(healthPath)) problems.push(`${healthPath} is missing`);
+    else if (readFileSync(healthPath, 'utf8') !== health) problems.push(`${healthPath} differs`);
     if (problems.length > 0) {
       console.error(`Synth is stale; run make synth and commit:\n  ${problems.join('\n  ')}`);
       return 1;
     }
-    console.log(`dist/ and crds/ are up to date (${out.dist.size} + ${out.crds.size} files)`);
+    console.log(
+      `dist/, crds/ and ${HEALTH_PATCH_FILE} are up to date (${out.dist.size} + ${out.crds.size} + 1 files)`,
+    );
     return 0;
   }
   writeDir(crdDir, out.crds);
   writeDir(distDir, out.dist);
+  if (!existsSync(healthPath) || readFileSync(healthPath, 'utf8') !== health) {
+    writeFileSync(healthPath, health);
+  }
   const bytes = [...out.dist.values()].reduce((n, s) => n + Buffer.byteLength(s), 0);
   const docs = [...out.dist.values()].reduce((n, s) => n + s.split('---\n').length - 1, 0);
   console.log(

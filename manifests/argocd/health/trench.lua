@@ -1,0 +1,139 @@
+-- Argo CD health of a Trench (playtrenches.xyz/v1alpha1). Argo CD runs custom health scripts
+-- in gopher-lua (Lua 5.1) with only the base, table and os libraries: there is no string
+-- library, so messages are built with `..` and tostring. Any field may be missing (a Trench
+-- the operator has not seen yet has no status at all), so every read is guarded.
+-- Source of the resource.customizations.health.playtrenches.xyz_Trench key of
+-- manifests/argocd/argocd-cm-health.yaml (make synth writes it; edit this file, not that one).
+
+local function get(t, key)
+  if type(t) ~= "table" then
+    return nil
+  end
+  return t[key]
+end
+
+local function condition(status, wanted)
+  local list = get(status, "conditions")
+  if type(list) ~= "table" then
+    return nil
+  end
+  for _, c in ipairs(list) do
+    if get(c, "type") == wanted then
+      return c
+    end
+  end
+  return nil
+end
+
+-- "Phase (Reason): message", leaving out whatever the condition lacks.
+local function describe(phase, c)
+  local text = tostring(phase)
+  local reason = get(c, "reason")
+  local message = get(c, "message")
+  if reason ~= nil and reason ~= "" then
+    text = text .. " (" .. tostring(reason) .. ")"
+  end
+  if message ~= nil and message ~= "" then
+    text = text .. ": " .. tostring(message)
+  end
+  return text
+end
+
+-- Argo CD hands int64 fields over as numbers, but its decoder turns a json.Number into a
+-- string: accept both, so a generation never reads as missing.
+local function number(v)
+  if type(v) == "string" then
+    return tonumber(v)
+  end
+  if type(v) == "number" then
+    return v
+  end
+  return nil
+end
+
+local hs = {}
+local generation = number(get(obj.metadata, "generation"))
+local status = obj.status
+local observed = number(get(status, "observedGeneration"))
+
+-- Until the operator has written a status for the current spec, any phase in it describes an
+-- older spec: a Trench just edited would otherwise stay Healthy until the next reconcile.
+if type(status) ~= "table" or type(observed) ~= "number"
+    or (type(generation) == "number" and observed < generation) then
+  hs.status = "Progressing"
+  if type(generation) == "number" then
+    hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  else
+    hs.message = "Waiting for the operator to observe the Trench"
+  end
+  if type(observed) == "number" then
+    hs.message = hs.message .. " (status is of generation " .. tostring(observed) .. ")"
+  end
+  return hs
+end
+
+local phase = status.phase
+local ready = condition(status, "Ready")
+local rollout = get(status, "rollout")
+
+-- Failed is a spec the operator cannot render (InvalidSpec): nothing retries it until the spec
+-- changes. Argo CD has no status for "broken until edited", so it is Degraded like the rest.
+if phase == "Failed" or phase == "Degraded" then
+  hs.status = "Degraded"
+  hs.message = describe(phase, ready)
+  return hs
+end
+
+-- A canary waiting for `kubectl trench promote` is healthy traffic-wise but will not finish on
+-- its own; Suspended is how Argo CD shows a paused Argo Rollout, so Trenches look the same.
+-- spec.backup.suspend is not checked: it stops backups, not the Trench.
+if get(rollout, "phase") == "Paused" then
+  hs.status = "Suspended"
+  hs.message = "Rollout paused"
+  local step = get(rollout, "stepIndex")
+  local weight = get(rollout, "weight")
+  if step ~= nil then
+    hs.message = hs.message .. " at step " .. tostring(step)
+  end
+  if weight ~= nil then
+    hs.message = hs.message .. " (canary weight " .. tostring(weight) .. ")"
+  end
+  hs.message = hs.message .. ", waiting for promote"
+  local why = get(rollout, "message")
+  if why ~= nil and why ~= "" then
+    hs.message = hs.message .. ": " .. tostring(why)
+  end
+  return hs
+end
+
+if phase == "Ready" then
+  if get(ready, "status") == "True" then
+    hs.status = "Healthy"
+    hs.message = describe(phase, ready)
+    -- Warnings (a backup that failed, say) set Degraded=True but leave the Trench Ready.
+    local degraded = condition(status, "Degraded")
+    if get(degraded, "status") == "True" then
+      hs.message = hs.message .. "; warning: " .. describe("Degraded", degraded)
+    end
+  else
+    hs.status = "Progressing"
+    hs.message = "Phase is Ready but the Ready condition is "
+      .. tostring(get(ready, "status") or "missing")
+  end
+  return hs
+end
+
+if phase == "Pending" or phase == "Progressing" then
+  hs.status = "Progressing"
+  hs.message = describe(phase, ready)
+  return hs
+end
+
+-- A phase this script does not know (a newer operator) must not break the Application's health.
+hs.status = "Progressing"
+if phase == nil then
+  hs.message = "Waiting for the operator to set a phase"
+else
+  hs.message = describe("Unknown phase " .. tostring(phase), ready)
+end
+return hs
