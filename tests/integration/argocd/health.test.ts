@@ -18,7 +18,8 @@ import {
 } from '../../../charts/argocd-health.js';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { type Health, health } from '../../support/argocd/health.js';
-import { kubectl, useNamespace, waitFor } from '../support/cluster.js';
+import { denyImagesTagged, type ImageDenial } from '../support/admission.js';
+import { kubectl, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
 
 const ns = useNamespace('argocd-health');
@@ -31,12 +32,6 @@ interface Live {
     phase?: string;
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
-}
-
-async function mustKubectl(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
 }
 
 const resource: Record<HealthKind, string> = {
@@ -133,71 +128,16 @@ describe('Trench health from the real operator', () => {
 
   describe('an apply the API server refuses', () => {
     const policy = 'trench-test-argocd-deny-refused';
+    let denial: ImageDenial | undefined;
     afterAll(async () => {
-      await kubectl(['delete', 'validatingadmissionpolicybinding', policy, '--ignore-not-found']);
-      await kubectl(['delete', 'validatingadmissionpolicy', policy, '--ignore-not-found']);
+      await denial?.remove();
     });
 
     it('is Degraded with the ApplyFailed reason, and Healthy again once it applies', async () => {
       await createTrench('refused');
       await waitTrench('refused', 'the Trench to be Ready', isReady);
       // A real admission policy, bound to this file's namespace only, refuses the new image.
-      const docs = [
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          kind: 'ValidatingAdmissionPolicy',
-          metadata: { name: policy },
-          spec: {
-            failurePolicy: 'Fail',
-            matchConstraints: {
-              resourceRules: [
-                {
-                  apiGroups: ['apps'],
-                  apiVersions: ['v1'],
-                  operations: ['CREATE', 'UPDATE'],
-                  resources: ['deployments'],
-                },
-              ],
-            },
-            validations: [
-              {
-                expression:
-                  "!object.spec.template.spec.containers.exists(c, c.image.endsWith(':refused'))",
-                message: 'images tagged refused are not allowed here',
-              },
-            ],
-          },
-        },
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          kind: 'ValidatingAdmissionPolicyBinding',
-          metadata: { name: policy },
-          spec: {
-            policyName: policy,
-            validationActions: ['Deny'],
-            matchResources: {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns.name } },
-            },
-          },
-        },
-      ];
-      await mustKubectl(['apply', '-f', '-'], docs.map((d) => JSON.stringify(d)).join('\n'));
-      // The policy is in force once the API server has loaded it: probe with a dry run.
-      await waitFor(
-        async () => {
-          const r = await kubectl([
-            'create',
-            'deployment',
-            'probe',
-            '-n',
-            ns.name,
-            '--image=x:refused',
-            '--dry-run=server',
-          ]);
-          return r.code !== 0 && r.stderr.includes('refused') ? true : undefined;
-        },
-        { what: 'the admission policy to be in force', timeoutMs: 30_000 },
-      );
+      denial = await denyImagesTagged(policy, ns.name, 'refused');
       await mustKubectl([
         'patch',
         resource.Trench,
@@ -215,7 +155,7 @@ describe('Trench health from the real operator', () => {
         /^Degraded \(ApplyFailed\): .*Deployment refused-api: .*refused/s,
       );
 
-      await mustKubectl(['delete', 'validatingadmissionpolicybinding', policy]);
+      await denial.allow();
       await waitTrench('refused', 'the retry to apply', isReady, 120_000);
       expect((await healthOf('Trench', 'refused')).status).toBe('Healthy');
     }, 240_000);

@@ -9,7 +9,8 @@ import type { Trench } from '../../../charts/api/trench.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 import { acceptVolumeAnnotation } from '../../../operator/trench/volumes.js';
-import { kubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
+import { denyImagesTagged, type ImageDenial } from '../support/admission.js';
+import { kubectl, mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
 import {
   installCrdsAndRbac,
   metricValue,
@@ -45,12 +46,6 @@ async function createTrench(name: string, spec: Record<string, unknown> = {}) {
       ...spec,
     },
   } as KubeObject);
-}
-
-async function mustKubectl(args: string[], input?: string) {
-  const r = await kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
 }
 
 async function patchTrench(name: string, patch: unknown) {
@@ -187,9 +182,9 @@ describe('a replaced data volume', () => {
 
 describe('an apply the API server refuses', () => {
   const policy = 'trench-test-deny-bad-image';
+  let denial: ImageDenial | undefined;
   afterAll(async () => {
-    await kubectl(['delete', 'validatingadmissionpolicybinding', policy, '--ignore-not-found']);
-    await kubectl(['delete', 'validatingadmissionpolicy', policy, '--ignore-not-found']);
+    await denial?.remove();
   });
 
   it('reports Degraded, prunes nothing in that pass, and retries until it applies', async () => {
@@ -200,62 +195,7 @@ describe('an apply the API server refuses', () => {
     await core().readNamespacedConfigMap({ name: monitoring, namespace: ns.name });
 
     // A real admission policy refuses the API Deployment's new image in this namespace.
-    const docs = [
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicy',
-        metadata: { name: policy },
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: {
-            resourceRules: [
-              {
-                apiGroups: ['apps'],
-                apiVersions: ['v1'],
-                operations: ['CREATE', 'UPDATE'],
-                resources: ['deployments'],
-              },
-            ],
-          },
-          validations: [
-            {
-              expression:
-                "!object.spec.template.spec.containers.exists(c, c.image.endsWith(':refused'))",
-              message: 'images tagged refused are not allowed here',
-            },
-          ],
-        },
-      },
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicyBinding',
-        metadata: { name: policy },
-        spec: {
-          policyName: policy,
-          validationActions: ['Deny'],
-          matchResources: {
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns.name } },
-          },
-        },
-      },
-    ];
-    await mustKubectl(['apply', '-f', '-'], docs.map((d) => JSON.stringify(d)).join('\n'));
-    // The policy takes effect once the API server has loaded it: probe with a dry run.
-    await waitFor(
-      async () => {
-        const r = await kubectl([
-          'create',
-          'deployment',
-          'probe',
-          '-n',
-          ns.name,
-          '--image=x:refused',
-          '--dry-run=server',
-        ]);
-        return r.code !== 0 && r.stderr.includes('refused') ? true : undefined;
-      },
-      { what: 'the admission policy to be in force', timeoutMs: 30_000 },
-    );
+    denial = await denyImagesTagged(policy, ns.name, 'refused');
 
     // One change that cannot apply (the image) and one that would prune (monitoring off).
     await patchTrench(name, {
@@ -276,7 +216,7 @@ describe('an apply the API server refuses', () => {
     const retriesBefore = metricValue(await operator!.metrics(), 'trench_workqueue_retries_total');
 
     // Lift the policy. No spec change follows: only the controller's retry can converge it.
-    await mustKubectl(['delete', 'validatingadmissionpolicybinding', policy]);
+    await denial.allow();
     const healed = await waitTrench(name, 'the retry to apply and converge', isReady, 120_000);
     expect(healed.status?.phase).toBe('Ready');
     const gone = await kubectl(['get', 'configmap', monitoring, '-n', ns.name]);

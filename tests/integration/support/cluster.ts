@@ -89,6 +89,13 @@ export function kubectl(args: readonly string[], input?: string): Promise<Kubect
   });
 }
 
+/** Runs kubectl and returns its stdout; throws with the command and stderr on a non-zero exit. */
+export async function mustKubectl(args: readonly string[], input?: string): Promise<string> {
+  const r = await kubectl(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
 export interface WaitOptions {
   readonly timeoutMs?: number;
   readonly intervalMs?: number;
