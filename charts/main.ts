@@ -5,11 +5,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, resolve } from 'node:path';
 import {
   argocdHealthPatch,
+  composeHealthScript,
   HEALTH_KINDS,
   HEALTH_PATCH_FILE,
   HEALTH_SCRIPT_DIR,
   type HealthKind,
-  healthScriptFile,
+  healthSources,
 } from './argocd-health.js';
 import { synthesize } from './synth.js';
 import { parseValues, ValuesError } from './values.js';
@@ -63,7 +64,9 @@ function writeDir(dir: string, want: Map<string, string>): void {
 function healthPatch(root: string): string {
   const scripts = {} as Record<HealthKind, string>;
   for (const kind of HEALTH_KINDS) {
-    scripts[kind] = readFileSync(join(root, HEALTH_SCRIPT_DIR, healthScriptFile(kind)), 'utf8');
+    scripts[kind] = composeHealthScript(
+      healthSources(kind).map((file) => readFileSync(join(root, HEALTH_SCRIPT_DIR, file), 'utf8')),
+    );
   }
   return argocdHealthPatch(scripts);
 }

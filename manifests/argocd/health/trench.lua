@@ -1,16 +1,8 @@
--- Argo CD health of a Trench (playtrenches.xyz/v1alpha1). Argo CD runs custom health scripts
--- in gopher-lua (Lua 5.1) with only the base, table and os libraries: there is no string
--- library, so messages are built with `..` and tostring. Any field may be missing (a Trench
--- the operator has not seen yet has no status at all), so every read is guarded.
+-- Argo CD health of a Trench (playtrenches.xyz/v1alpha1). A Trench the operator has not seen
+-- yet has no status at all.
 -- Source of the resource.customizations.health.playtrenches.xyz_Trench key of
--- manifests/argocd/argocd-cm-health.yaml (make synth writes it; edit this file, not that one).
-
-local function get(t, key)
-  if type(t) ~= "table" then
-    return nil
-  end
-  return t[key]
-end
+-- manifests/argocd/argocd-cm-health.yaml, after lib.lua (make synth writes it; edit these
+-- files, not that one).
 
 local function condition(status, wanted)
   local list = get(status, "conditions")
@@ -37,18 +29,6 @@ local function describe(phase, c)
     text = text .. ": " .. tostring(message)
   end
   return text
-end
-
--- Argo CD hands int64 fields over as numbers, but its decoder turns a json.Number into a
--- string: accept both, so a generation never reads as missing.
-local function number(v)
-  if type(v) == "string" then
-    return tonumber(v)
-  end
-  if type(v) == "number" then
-    return v
-  end
-  return nil
 end
 
 local hs = {}

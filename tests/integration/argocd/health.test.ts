@@ -11,13 +11,11 @@ import { parse, stringify } from 'yaml';
 import {
   HEALTH_KINDS,
   HEALTH_PATCH_FILE,
-  HEALTH_SCRIPT_DIR,
   type HealthKind,
   healthKey,
-  healthScriptFile,
 } from '../../../charts/argocd-health.js';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
-import { type Health, health } from '../../support/argocd/health.js';
+import { type Health, health, healthScript } from '../../support/argocd/health.js';
 import { denyImagesTagged, type ImageDenial } from '../support/admission.js';
 import { kubectl, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
@@ -310,11 +308,7 @@ describe('the argocd-cm patch', () => {
     ) as { data: Record<string, string> };
     expect(cm.data.url).toBe('https://argocd.example');
     for (const kind of HEALTH_KINDS) {
-      const script = readFileSync(
-        join(REPO_ROOT, HEALTH_SCRIPT_DIR, healthScriptFile(kind)),
-        'utf8',
-      );
-      expect(cm.data[healthKey(kind)], kind).toBe(script);
+      expect(cm.data[healthKey(kind)], kind).toBe(healthScript(kind));
     }
   });
 });

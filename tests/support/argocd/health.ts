@@ -2,11 +2,14 @@
 // language version of Argo CD's gopher-lua), for unit tests on hand-written objects and
 // integration tests on objects the real operator wrote.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  composeHealthScript,
   HEALTH_SCRIPT_DIR,
   type HealthKind,
-  healthScriptFile,
+  healthSources,
 } from '../../../charts/argocd-health.js';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 
@@ -90,7 +93,22 @@ export function runHealthScript(path: string, obj: unknown): Health {
   return { status: text.slice(0, tab), message: text.slice(tab + 1) };
 }
 
+/** A kind's script as argocd-cm gets it: the shared files first, from the committed sources. */
+export function healthScript(kind: HealthKind): string {
+  return composeHealthScript(
+    healthSources(kind).map((f) => readFileSync(join(REPO_ROOT, HEALTH_SCRIPT_DIR, f), 'utf8')),
+  );
+}
+
+const composed = new Map<HealthKind, string>();
+
 /** The health Argo CD would show for `obj`, from the committed script of `kind`. */
 export function health(kind: HealthKind, obj: unknown): Health {
-  return runHealthScript(join(REPO_ROOT, HEALTH_SCRIPT_DIR, healthScriptFile(kind)), obj);
+  let path = composed.get(kind);
+  if (!path) {
+    path = join(mkdtempSync(join(tmpdir(), 'trench-health-')), `${kind.toLowerCase()}.lua`);
+    writeFileSync(path, healthScript(kind));
+    composed.set(kind, path);
+  }
+  return runHealthScript(path, obj);
 }

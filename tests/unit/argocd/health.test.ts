@@ -11,20 +11,18 @@ import {
   argocdHealthPatch,
   HEALTH_KINDS,
   HEALTH_PATCH_FILE,
-  HEALTH_SCRIPT_DIR,
   healthKey,
-  healthScriptFile,
 } from '../../../charts/argocd-health.js';
 import {
   HEALTH_STATUSES,
   health,
+  healthScript,
   runHealthScript,
   runLua,
   toLuaLiteral,
 } from '../../support/argocd/health.js';
 
-const script = (kind: (typeof HEALTH_KINDS)[number]) =>
-  readFileSync(join(HEALTH_SCRIPT_DIR, healthScriptFile(kind)), 'utf8');
+const script = (kind: (typeof HEALTH_KINDS)[number]) => healthScript(kind);
 
 // Lua 5.1 side of the round trip: any value back as JSON, strings as hex of their bytes (so no
 // escaping has to agree) and numbers with 17 digits (enough to read back the same double).
