@@ -51,6 +51,11 @@ export interface ScalingDecision {
   /** The window to keep for the next check (pruned, oldest first). */
   readonly history: readonly Recommendation[];
   readonly reason: ScalingReason;
+  /**
+   * While stabilizing: when the highest recommendation leaves the window, so the caller can
+   * check again then instead of polling (ms since the epoch).
+   */
+  readonly holdUntil?: number;
 }
 
 const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
@@ -105,5 +110,12 @@ export function decideReplicas(
         : desiredReplicas > recommendation
           ? 'Stabilizing'
           : 'Unchanged';
-  return { desiredReplicas, recommendation, history: window, reason };
+  const held = desiredReplicas > recommendation;
+  return {
+    desiredReplicas,
+    recommendation,
+    history: window,
+    reason,
+    ...(held ? { holdUntil: window[0]!.at + input.scaleDownStabilizationSeconds * 1000 } : {}),
+  };
 }

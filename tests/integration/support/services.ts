@@ -104,8 +104,12 @@ export interface RedisServer extends Service {
   cli(...args: string[]): Promise<string>;
 }
 
-export async function startRedis(password = 'test-redis-password'): Promise<RedisServer> {
-  const [port] = (await freePorts(1)) as [number];
+/** `port`: start again where a stopped one listened (an outage and its end). */
+export async function startRedis(
+  password = 'test-redis-password',
+  port?: number,
+): Promise<RedisServer> {
+  port ??= (await freePorts(1))[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'trench-redis-'));
   const proc = spawnHost(
     'redis-server',

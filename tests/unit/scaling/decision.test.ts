@@ -56,6 +56,8 @@ describe('decideReplicas', () => {
     expect(d.desiredReplicas).toBe(5);
     d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(60));
     expect(d).toMatchObject({ desiredReplicas: 5, recommendation: 1, reason: 'Stabilizing' });
+    // Held until the 5 of 0 s leaves the 300 s window: the time to check again.
+    expect(d.holdUntil).toBe(s(300));
     d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(299));
     expect(d.desiredReplicas).toBe(5);
     d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(300));
@@ -152,8 +154,8 @@ describe('decideReplicas properties', () => {
           expect(d.desiredReplicas).toBeLessThanOrEqual(input.maxReplicas);
           const floor = Math.min(input.maxReplicas, Math.ceil(input.active / input.concurrency));
           expect(d.desiredReplicas).toBeGreaterThanOrEqual(floor);
-          seen.push({ at: now, replicas: d.recommendation });
-          // A scale-down stops at the highest recommendation made within the window.
+          // A scale-down stops at the highest recommendation made within the window (those
+          // younger than the window, and this one).
           const windowMs = input.scaleDownStabilizationSeconds * 1000;
           const current = Math.min(
             input.maxReplicas,
@@ -161,10 +163,12 @@ describe('decideReplicas properties', () => {
           );
           if (d.desiredReplicas < current) {
             const highest = Math.max(
+              d.recommendation,
               ...seen.filter((r) => r.at > now - windowMs).map((r) => r.replicas),
             );
             expect(d.desiredReplicas).toBe(highest);
           }
+          seen.push({ at: now, replicas: d.recommendation });
           history = d.history;
         }
       }),

@@ -1,0 +1,306 @@
+// Queue-driven scaling end to end: the real operator process, a real Redis from Debian's
+// package holding jobs the real BullMQ client added, and the worker Deployment's replicas on
+// the real API server.
+import { Queue, Worker } from 'bullmq5';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Trench } from '../../../charts/api/trench.js';
+import { KubeClient } from '../../../operator/runtime/client.js';
+import type { KubeObject } from '../../../operator/runtime/types.js';
+import { mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
+import {
+  installCrdsAndRbac,
+  metricValue,
+  type RunningOperator,
+  startOperator,
+} from '../support/operator.js';
+import { type RedisServer, startRedis } from '../support/services.js';
+
+const ns = useNamespace('scaling');
+let operator: RunningOperator | undefined;
+let redis: RedisServer;
+const queues: Queue[] = [];
+
+type LiveTrench = Trench & KubeObject & { metadata: { name: string; generation: number } };
+const client = () => new KubeClient(testCluster().kc);
+const trenchRef = (name: string) => ({
+  apiVersion: 'playtrenches.xyz/v1alpha1',
+  kind: 'Trench',
+  namespace: ns.name,
+  name,
+});
+const getTrench = (name: string) => client().get<LiveTrench>(trenchRef(name));
+const scalingCondition = (t: LiveTrench | undefined) =>
+  t?.status?.conditions?.find((c) => c.type === 'ScalingActive');
+
+async function replicas(name: string): Promise<number | undefined> {
+  const d = await client().get<KubeObject & { spec?: { replicas?: number } }>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: ns.name,
+    name: `${name}-worker`,
+  });
+  return d?.spec?.replicas;
+}
+
+const waitReplicas = (name: string, want: number, timeoutMs = 30_000) =>
+  waitFor(async () => ((await replicas(name)) === want ? true : undefined), {
+    what: `${name}-worker at ${want} replicas`,
+    timeoutMs,
+  });
+
+async function redisSecret(name: string, url: string) {
+  await mustKubectl(['delete', 'secret', name, '-n', ns.name, '--ignore-not-found']);
+  await mustKubectl([
+    'create',
+    'secret',
+    'generic',
+    name,
+    '-n',
+    ns.name,
+    `--from-literal=url=${url}`,
+  ]);
+}
+
+async function createTrench(name: string, secret: string, scaling: Record<string, number>) {
+  await client().create({
+    ...trenchRef(name),
+    metadata: { name, namespace: ns.name },
+    spec: {
+      api: { image: 'registry.example/api:1.0.0', replicas: 1 },
+      worker: {
+        image: 'registry.example/worker:1.0.0',
+        queues: [`${name}-emails`, `${name}-reports`],
+        concurrency: 2,
+        scaling,
+      },
+      redis: { external: { urlSecretRef: { name: secret, key: 'url' } } },
+    },
+  } as KubeObject);
+}
+
+async function eventReasons(name: string): Promise<string[]> {
+  const list = await client().list<KubeObject & Record<string, unknown>>(
+    'events.k8s.io/v1',
+    'Event',
+    {
+      namespace: ns.name,
+    },
+  );
+  return list.items
+    .filter((e) => (e.regarding as { name?: string }).name === name)
+    .map((e) => e.reason as string);
+}
+
+const queue = (name: string) => {
+  const q = new Queue(name, {
+    connection: { host: '127.0.0.1', port: redis.port, password: redis.password },
+  });
+  queues.push(q);
+  return q;
+};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  await installCrdsAndRbac();
+  operator = await startOperator({
+    TRENCH_WATCH_NAMESPACE: ns.name,
+    TRENCH_LEADER_ELECTION: 'false',
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(queues.map((q) => q.close().catch(() => undefined)));
+  await operator?.stop();
+  await redis?.stop();
+  expect(operator?.logs() ?? '').not.toMatch(/\b403\b|forbidden: User/);
+});
+
+describe('workers scaled from the BullMQ backlog', () => {
+  // A poll interval far above the waits below: what scales within them was woken by BullMQ's
+  // events stream, not by the safety-net poll.
+  const scaling = {
+    minReplicas: 0,
+    maxReplicas: 6,
+    targetBacklogPerReplica: 10,
+    pollIntervalSeconds: 120,
+    scaleDownStabilizationSeconds: 4,
+  };
+
+  it('starts at zero and says which queues nothing has used yet', async () => {
+    await redisSecret('shop-redis', redis.url);
+    await createTrench('shop', 'shop-redis', scaling);
+    await waitReplicas('shop', 0);
+    const t = await waitFor(
+      async () => {
+        const live = await getTrench('shop');
+        return scalingCondition(live)?.reason === 'QueueMissing' ? live : undefined;
+      },
+      { what: 'ScalingActive QueueMissing', timeoutMs: 30_000 },
+    );
+    expect(scalingCondition(t)).toMatchObject({ status: 'False', reason: 'QueueMissing' });
+    expect(scalingCondition(t)?.message).toContain('shop-emails, shop-reports');
+  });
+
+  it('wakes on enqueued jobs and scales up at once, counting every kind of waiting job', async () => {
+    const emails = queue('shop-emails');
+    const reports = queue('shop-reports');
+    const started = Date.now();
+    await emails.addBulk(Array.from({ length: 18 }, (_, i) => ({ name: 'send', data: { i } })));
+    await reports.add('urgent', {}, { priority: 1 });
+    await reports.add('due', {}, { delay: 1 });
+    await reports.add('later', {}, { delay: 3_600_000 });
+    // 18 + 1 prioritized + 1 delayed and due = 20 waiting over 10 per replica: 2.
+    await waitReplicas('shop', 2);
+    console.log(`[scaling] enqueue to 2 replicas: ${Date.now() - started} ms`);
+    const t = await waitFor(
+      async () => {
+        const live = await getTrench('shop');
+        return live?.status?.worker?.backlog === 20 &&
+          scalingCondition(live)?.reason === 'BacklogCounted'
+          ? live
+          : undefined;
+      },
+      { what: 'status.worker with the backlog of 20', timeoutMs: 30_000 },
+    );
+    expect(t.status?.worker).toMatchObject({ backlog: 20, active: 0, desiredReplicas: 2 });
+    expect(t.status?.worker?.queues).toEqual([
+      { name: 'shop-emails', waiting: 18, active: 0, exists: true },
+      { name: 'shop-reports', waiting: 2, active: 0, exists: true },
+    ]);
+    expect(scalingCondition(t)?.status).toBe('True');
+    const metrics = await operator!.metrics();
+    expect(
+      metricValue(
+        metrics,
+        'trench_worker_backlog',
+        `namespace="${ns.name}",trench="shop",queue="shop-emails"`,
+      ),
+    ).toBe(18);
+    expect(
+      metricValue(
+        metrics,
+        'trench_worker_desired_replicas',
+        `namespace="${ns.name}",trench="shop"`,
+      ),
+    ).toBe(2);
+    expect(await eventReasons('shop')).toContain('ScaledUp');
+  });
+
+  it('puts a kubectl scale back to its decision', async () => {
+    await mustKubectl(['scale', 'deployment', 'shop-worker', '-n', ns.name, '--replicas=5']);
+    await waitReplicas('shop', 2);
+  });
+
+  it('scales up to max and back down only after the stabilization window', async () => {
+    const emails = queue('shop-emails');
+    await emails.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: 'bulk', data: { i } })));
+    await waitReplicas('shop', 6);
+    await queue('shop-reports').drain(true);
+    // Workers run the jobs: their completions on the events stream wake the scaler.
+    const worker = new Worker('shop-emails', async () => undefined, {
+      connection: { host: '127.0.0.1', port: redis.port, password: redis.password },
+      concurrency: 50,
+    });
+    await waitFor(
+      async () =>
+        (await emails.getWaitingCount()) === 0 && (await emails.getActiveCount()) === 0
+          ? true
+          : undefined,
+      {
+        what: 'the workers to run every job',
+        timeoutMs: 30_000,
+      },
+    );
+    await worker.close();
+    const drained = Date.now();
+    // Held for the window (4 s) after the last recommendation of 6 ...
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await replicas('shop')).toBe(6);
+    // ... then to zero: nothing waits or runs.
+    await waitReplicas('shop', 0, 30_000);
+    console.log(`[scaling] drain to 0 replicas: ${Date.now() - drained} ms (window 4 s)`);
+  });
+
+  it('holds the replicas while Redis is down, with one warning, and resumes when it is back', async () => {
+    await queue('shop-emails').addBulk(
+      Array.from({ length: 30 }, () => ({ name: 'send', data: {} })),
+    );
+    await waitReplicas('shop', 3);
+    const port = redis.port;
+    await Promise.all(queues.splice(0).map((q) => q.close().catch(() => undefined)));
+    await redis.stop();
+    // Nudge checks: a kubectl scale is an event the scaler answers with a check.
+    await mustKubectl(['scale', 'deployment', 'shop-worker', '-n', ns.name, '--replicas=4']);
+    const down = await waitFor(
+      async () => {
+        const live = await getTrench('shop');
+        return scalingCondition(live)?.reason === 'RedisUnreachable' ? live : undefined;
+      },
+      { what: 'ScalingActive RedisUnreachable', timeoutMs: 30_000 },
+    );
+    expect(scalingCondition(down)?.status).toBe('False');
+    expect(scalingCondition(down)?.message).toContain(`127.0.0.1:${port}`);
+    for (let i = 0; i < 3; i++) {
+      await mustKubectl([
+        'annotate',
+        'deployment',
+        'shop-worker',
+        '-n',
+        ns.name,
+        `nudge=${i}`,
+        '--overwrite',
+      ]);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    // Held where it was, not scaled to min, and one warning for the whole outage.
+    expect(await replicas('shop')).toBe(4);
+    expect((await eventReasons('shop')).filter((r) => r === 'RedisUnreachable')).toHaveLength(1);
+
+    redis = await startRedis(redis.password, port);
+    // The jobs died with the server (no persistence): the backlog is 0, so back down to 0 after the window.
+    await mustKubectl([
+      'annotate',
+      'deployment',
+      'shop-worker',
+      '-n',
+      ns.name,
+      'nudge=back',
+      '--overwrite',
+    ]);
+    await waitFor(
+      async () => {
+        const live = await getTrench('shop');
+        const c = scalingCondition(live);
+        return c?.status === 'False' && c.reason === 'QueueMissing' ? true : undefined;
+      },
+      { what: 'scaling to resume', timeoutMs: 30_000 },
+    );
+    expect(await eventReasons('shop')).toContain('QueueMissing');
+  });
+
+  it('reports a wrong password without touching the replicas', async () => {
+    await redisSecret('bad-redis', `redis://:wrong-password@127.0.0.1:${redis.port}`);
+    await createTrench('bad', 'bad-redis', { ...scaling, minReplicas: 1 });
+    const t = await waitFor(
+      async () => {
+        const live = await getTrench('bad');
+        return scalingCondition(live)?.reason === 'RedisUnreachable' ? live : undefined;
+      },
+      { what: 'ScalingActive RedisUnreachable for a wrong password', timeoutMs: 30_000 },
+    );
+    expect(scalingCondition(t)?.message).toMatch(/WRONGPASS|invalid username-password/);
+    expect(await replicas('bad')).toBe(1);
+  });
+
+  it('ends a deleted Trench’s loop and its series', async () => {
+    expect(await operator!.metrics()).toContain('trench="shop"');
+    await client().delete(trenchRef('shop'));
+    await waitFor(
+      async () => {
+        const m = await operator!.metrics();
+        return m.includes('trench="shop"') ? undefined : true;
+      },
+      { what: 'the deleted Trench’s series to go', timeoutMs: 30_000 },
+    );
+  });
+});
