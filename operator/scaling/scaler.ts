@@ -12,13 +12,19 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js
 import type { EventRecorder } from '../runtime/events.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/log.js';
-import { type Condition, findCondition, setCondition, writeStatus } from '../runtime/status.js';
+import { type Condition, findCondition, jsonEqual, setCondition } from '../runtime/status.js';
 import { type KubeObject, refOf, splitKey } from '../runtime/types.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from '../trench/kinds.js';
 import { countQueues, type QueueCounts } from './backlog.js';
 import { RedisConnections } from './connections.js';
 import { decideReplicas, type Recommendation } from './decision.js';
-import { type ScalingVerdict, verdictOf, type WorkerStatus, workerFields } from './status.js';
+import {
+  type ScalingVerdict,
+  scalerWorkerFields,
+  verdictOf,
+  type WorkerStatus,
+  workerFields,
+} from './status.js';
 import { redisUrlOf, type ScalingTarget, scalingTargetOf } from './target.js';
 import { eventsStream, QueueWake } from './wake.js';
 
@@ -302,7 +308,13 @@ export class Scaler {
     return url;
   }
 
-  /** Writes the scaler's part of the status when it changed; one event per transition. */
+  /**
+   * Writes the scaler's part of the status when it differs from the live one: server-side
+   * apply to the status subresource under the scaler's field manager, so it touches only the
+   * ScalingActive entry of the conditions (a map list keyed by type) and status.worker's
+   * counts, never the Trench controller's conditions, whatever either cache held. One event
+   * per transition of the condition.
+   */
   private async report(
     trench: Trench & KubeObject,
     key: string,
@@ -316,35 +328,38 @@ export class Scaler {
       SCALING_CONDITION,
     );
     const status = verdict.active ? 'True' : 'False';
-    const conditions = setCondition(
-      trench.status?.conditions as Condition[] | undefined,
+    const [condition] = setCondition(
+      before ? [before] : [],
       {
         type: SCALING_CONDITION,
         status,
         reason: verdict.reason,
-        // The counts change with every job; the message only when the reason does, so
-        // a steady backlog costs no status write.
+        // The counts change with every job and an error's text with every try: the message
+        // follows the reason, so a steady backlog or a long outage costs no status write.
         message:
-          before?.reason === verdict.reason && verdict.reason === 'BacklogCounted'
+          before?.reason === verdict.reason &&
+          (verdict.reason === 'BacklogCounted' || verdict.reason === 'RedisUnreachable')
             ? before.message
             : verdict.message,
-        ...(trench.metadata.generation !== undefined
-          ? { observedGeneration: trench.metadata.generation }
-          : {}),
       },
       now,
     );
-    const next = {
-      ...trench.status,
-      conditions,
-      ...(worker ? { worker } : {}),
-    };
-    await writeStatus(
-      this.deps.client,
-      { ...trench, apiVersion: TRENCH.apiVersion, kind: TRENCH.kind },
-      next,
-      { signal },
-    );
+    const owned = worker ? scalerWorkerFields(worker) : undefined;
+    const live = trench.status?.worker;
+    const unchanged =
+      jsonEqual(before, condition) &&
+      (owned === undefined || jsonEqual(owned, scalerWorkerFields({ ...live })));
+    if (!unchanged) {
+      await this.deps.client.apply(
+        {
+          apiVersion: TRENCH.apiVersion,
+          kind: TRENCH.kind,
+          metadata: { name: trench.metadata.name, namespace: trench.metadata.namespace },
+          status: { conditions: [condition], ...(owned ? { worker: owned } : {}) },
+        } as KubeObject,
+        { subresource: 'status', fieldManager: SCALER_FIELD_MANAGER, force: true, signal },
+      );
+    }
     if (before?.status !== status || (status === 'False' && before?.reason !== verdict.reason)) {
       if (status === 'False') {
         this.deps.log.warn('Stopped scaling on queue backlog', {

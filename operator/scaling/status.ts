@@ -85,3 +85,9 @@ export function workerFields(input: WorkerFieldsInput): WorkerStatus {
     ...(input.scaledAt !== undefined ? { lastScaleTime: formatTime(input.scaledAt) } : {}),
   };
 }
+
+/** The fields of status.worker the scaler owns (replicas is the Trench controller's). */
+export function scalerWorkerFields(w: WorkerStatus): WorkerStatus {
+  const { replicas: _replicas, ...owned } = w;
+  return owned;
+}
