@@ -120,6 +120,15 @@ export const WorkerSpecSchema = Type.Object(
     command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
     args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
     concurrency: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+    prefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        description:
+          'BullMQ key prefix of the queues. Default: bull. Passed to the API and the workers as BULLMQ_PREFIX.',
+      }),
+    ),
     queues: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
       minItems: 1,
       maxItems: 50,

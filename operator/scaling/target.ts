@@ -3,7 +3,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import { REDIS_PASSWORD_KEY } from '../../charts/constructs/redis.js';
 import type { Recommendation } from './decision.js';
 
-/** BullMQ's default key prefix; the spec has no field for another yet. */
+/** BullMQ's default key prefix, unless spec.worker.prefix names another. */
 export const DEFAULT_PREFIX = 'bull';
 export const MANAGED_REDIS_PORT = 6379;
 
@@ -50,7 +50,7 @@ export function scalingTargetOf(trench: TrenchLike): ScalingTarget | undefined {
     namespace,
     name,
     queues: [...new Set(worker.queues)],
-    prefix: DEFAULT_PREFIX,
+    prefix: worker.prefix ?? DEFAULT_PREFIX,
     concurrency: worker.concurrency ?? 5,
     minReplicas: s.minReplicas ?? 1,
     maxReplicas: s.maxReplicas ?? 10,

@@ -4,6 +4,8 @@
 import { Queue, Worker } from 'bullmq5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trench } from '../../../charts/api/trench.js';
+import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
+import { toYaml } from '../../../charts/lib/yaml.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 import { mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
@@ -13,7 +15,7 @@ import {
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
-import { type RedisServer, startRedis } from '../support/services.js';
+import { type RedisServer, startPrometheus, startRedis } from '../support/services.js';
 
 const ns = useNamespace('scaling');
 let operator: RunningOperator | undefined;
@@ -221,6 +223,62 @@ describe('workers scaled from the BullMQ backlog', () => {
     console.log(`[scaling] drain to 0 replicas: ${Date.now() - drained} ms (window 4 s)`);
   });
 
+  it('fires TrenchQueueBacklogHigh in a real Prometheus scraping the operator, and resolves it', async () => {
+    // The stack's own rule for this Trench, its `for: 10m` shortened: only the duration changed.
+    const group = trenchRuleGroup({
+      namespace: ns.name,
+      trench: 'shop',
+      errorRate: 0.05,
+      p95LatencySeconds: 2,
+      queueBacklog: 100,
+    });
+    const rule = { ...group.rules.find((r) => r.alert === 'TrenchQueueBacklogHigh')!, for: '0s' };
+    const prometheus = await startPrometheus(
+      [{ job: 'trench-operator', address: `127.0.0.1:${operator!.port}`, honorLabels: true }],
+      { rules: toYaml({ groups: [{ name: group.name, rules: [rule] }] }) },
+    );
+    try {
+      const firing = async () => {
+        const res = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as {
+          data: { alerts: { labels: Record<string, string>; state: string }[] };
+        };
+        return res.data.alerts.filter(
+          (a) => a.labels.alertname === 'TrenchQueueBacklogHigh' && a.state === 'firing',
+        );
+      };
+      expect(await firing()).toEqual([]);
+      const emails = queue('shop-emails');
+      await emails.addBulk(Array.from({ length: 150 }, (_, i) => ({ name: 'bulk', data: { i } })));
+      const alerts = await waitFor(
+        async () => ((await firing()).length > 0 ? firing() : undefined),
+        {
+          what: 'TrenchQueueBacklogHigh to fire',
+          timeoutMs: 30_000,
+        },
+      );
+      expect(alerts[0]!.labels).toMatchObject({
+        namespace: ns.name,
+        trench: 'shop',
+        severity: 'warning',
+      });
+      const worker = new Worker('shop-emails', async () => undefined, {
+        connection: { host: '127.0.0.1', port: redis.port, password: redis.password },
+        concurrency: 50,
+      });
+      try {
+        await waitFor(async () => ((await firing()).length === 0 ? true : undefined), {
+          what: 'TrenchQueueBacklogHigh to resolve once the backlog is worked off',
+          timeoutMs: 30_000,
+        });
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await prometheus.stop();
+    }
+    await waitReplicas('shop', 0);
+  });
+
   it('holds the replicas while Redis is down, with one warning, and resumes when it is back', async () => {
     await queue('shop-emails').addBulk(
       Array.from({ length: 30 }, () => ({ name: 'send', data: {} })),
@@ -290,6 +348,49 @@ describe('workers scaled from the BullMQ backlog', () => {
     );
     expect(scalingCondition(t)?.message).toMatch(/WRONGPASS|invalid username-password/);
     expect(await replicas('bad')).toBe(1);
+  });
+
+  it('keeps the stabilization window across an operator restart', async () => {
+    await createTrench('held', 'shop-redis', { ...scaling, scaleDownStabilizationSeconds: 25 });
+    await waitReplicas('held', 0);
+    const emails = queue('held-emails');
+    await emails.addBulk(Array.from({ length: 30 }, () => ({ name: 'send', data: {} })));
+    await waitReplicas('held', 3);
+    const worker = new Worker('held-emails', async () => undefined, {
+      connection: { host: '127.0.0.1', port: redis.port, password: redis.password },
+      concurrency: 30,
+    });
+    // Worked off: recommended 0 now, held at 3 by the window, which status records.
+    await waitFor(
+      async () => {
+        const w = (await getTrench('held'))?.status?.worker;
+        return w?.backlog === 0 && w.recommendations?.map((r) => r.replicas).join() === '3,0'
+          ? true
+          : undefined;
+      },
+      { what: 'the window [3, 0] in status', timeoutMs: 30_000 },
+    );
+    await worker.close();
+    await operator!.stop();
+    operator = await startOperator({
+      TRENCH_WATCH_NAMESPACE: ns.name,
+      TRENCH_LEADER_ELECTION: 'false',
+    });
+    // The new process has checked (its metric is set) and still holds 3: it read the window.
+    await waitFor(
+      async () =>
+        metricValue(
+          await operator!.metrics(),
+          'trench_worker_desired_replicas',
+          `namespace="${ns.name}",trench="held"`,
+        ) === 3
+          ? true
+          : undefined,
+      { what: 'the restarted operator to check held', timeoutMs: 30_000 },
+    );
+    expect(await replicas('held')).toBe(3);
+    // And lets go once the window has passed.
+    await waitReplicas('held', 0, 40_000);
   });
 
   it('ends a deleted Trench’s loop and its series', async () => {

@@ -275,6 +275,8 @@ export interface ScrapeTarget {
   readonly address: string;
   readonly labels?: Record<string, string>;
   readonly metricsPath?: string;
+  /** Keep the target's own namespace and trench labels (the operator's series carry them). */
+  readonly honorLabels?: boolean;
 }
 
 /** Prometheus scraping `targets` every second, with `rules` (a rule file's YAML) loaded. */
@@ -290,6 +292,7 @@ export async function startPrometheus(
     scrape_configs: targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
+      ...(t.honorLabels ? { honor_labels: true } : {}),
       static_configs: [{ targets: [t.address], labels: t.labels ?? {} }],
     })),
   };

@@ -70,6 +70,10 @@ describe('scalingTargetOf', () => {
     });
   });
 
+  it('takes the BullMQ prefix the spec names', () => {
+    expect(scalingTargetOf(trench({ prefix: 'shop' }))?.prefix).toBe('shop');
+  });
+
   it('builds the managed URL with the password escaped, and keeps an external one as given', () => {
     const managed = scalingTargetOf(trench({}))!.redis;
     expect(redisUrlOf(managed, 'p@ss/word')).toBe(
