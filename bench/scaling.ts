@@ -28,6 +28,7 @@ import { type RedisServer, startRedis } from '../tests/integration/support/servi
 import {
   clientFor,
   compileOperator,
+  convergence,
   cpuSecondsOf,
   log,
   mb,
@@ -185,6 +186,17 @@ async function runSize(n: number, state: ClusterState): Promise<SizeResult> {
       1_000,
     );
     log(`Every worker Deployment is at 0 replicas`);
+    // Steady means the Trench controller is done too: its status writes are not the scaler's.
+    await waitFor(
+      `${n} Trenches Ready`,
+      900_000,
+      async () => {
+        const c = await convergence(client);
+        return c.ready === n;
+      },
+      5_000,
+    );
+    log(`Every Trench is Ready`);
 
     const idleCmds = await commandsPerSecond(redis, () => sleep(15_000));
     const picked = Array.from({ length: Math.min(samples, n) }, (_, k) =>

@@ -11,8 +11,8 @@
 //   backlog 250, active 3  -> ceil(2.5) = 3, floor ceil(3/5) = 1     -> 3
 //   backlog 0,   active 12 -> 0, floor ceil(12/5) = 3                 -> 3 (running jobs keep theirs)
 //   backlog 5000           -> 50, clamped                             -> 10
-//   then backlog 0, active 0 at 3 workers, a 5 would have been recommended 60 s ago, window 300 s
-//                           -> recommendation 1 (min), held at 3 until the 5 leaves the window
+//   then backlog 0, active 0 at 3 workers, window 300 s
+//                           -> recommendation 1 (min), held at 3 for 300 s, then 1
 
 export interface ScalingInput {
   /** Jobs that wait: wait + prioritized + paused + delayed jobs already due, over all queues. */
@@ -69,20 +69,29 @@ export function recommend(input: ScalingInput): number {
 }
 
 /**
- * Adds `rec` at `now` to the window and drops what no longer matters: entries older than the
- * window, and any entry whose value a newer entry matches or beats (the newer one outlives it
- * in the window, so the maximum never needs it). What stays is strictly decreasing from oldest
- * to newest, so it holds at most one entry per distinct value: a few entries, fit for status.
+ * Adds `rec` at `now` to the window and drops what no longer matters. An entry's time is the
+ * last moment its value was in force: checks come on events, not on a clock, so the value of
+ * the previous check held until this one, and it is stamped `now` before `rec` is added (else
+ * a recommendation that held for a quiet minute would look a minute old and the window would
+ * let go at once). Then entries older than the window go, and so does any entry whose value a
+ * newer one matches or beats (the newer one outlives it in the window, so the maximum never
+ * needs it). What stays is strictly decreasing from oldest to newest, so it holds at most one
+ * entry per distinct value: a few entries, fit for status.
  */
 export function addToWindow(
   history: readonly Recommendation[],
   rec: Recommendation,
   windowMs: number,
 ): Recommendation[] {
-  const kept = history.filter((h) => h.at > rec.at - windowMs && h.at <= rec.at);
-  while (kept.length > 0 && kept[kept.length - 1]!.replicas <= rec.replicas) kept.pop();
-  kept.push(rec);
-  return kept;
+  const kept = history.filter((h) => h.at <= rec.at);
+  const last = kept.at(-1);
+  if (last) kept[kept.length - 1] = { at: rec.at, replicas: last.replicas };
+  const inWindow = kept.filter((h) => h.at > rec.at - windowMs);
+  while (inWindow.length > 0 && inWindow[inWindow.length - 1]!.replicas <= rec.replicas) {
+    inWindow.pop();
+  }
+  inWindow.push(rec);
+  return inWindow;
 }
 
 export function decideReplicas(

@@ -50,18 +50,32 @@ describe('decideReplicas', () => {
     expect(d).toMatchObject({ desiredReplicas: 8, recommendation: 8, reason: 'ScaledUp' });
   });
 
-  it('holds a scale-down until the higher recommendation leaves the window', () => {
-    // 5 recommended at 0 s, then the backlog drains.
+  it('holds a scale-down for the window after the higher recommendation stopped', () => {
+    // 5 recommended at 0 s and still at 60 s (a quiet queue: no check between), then it drains.
     let d = decideReplicas({ ...base, backlog: 500, currentReplicas: 1 }, [], s(0));
     expect(d.desiredReplicas).toBe(5);
     d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(60));
     expect(d).toMatchObject({ desiredReplicas: 5, recommendation: 1, reason: 'Stabilizing' });
-    // Held until the 5 of 0 s leaves the 300 s window: the time to check again.
-    expect(d.holdUntil).toBe(s(300));
-    d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(299));
+    // The 5 held until 60 s: the hold ends 300 s after that, the time to check again.
+    expect(d.holdUntil).toBe(s(360));
+    d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(359));
     expect(d.desiredReplicas).toBe(5);
-    d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(300));
+    d = decideReplicas({ ...base, currentReplicas: 5 }, d.history, s(360));
     expect(d).toMatchObject({ desiredReplicas: 1, reason: 'ScaledDown' });
+  });
+
+  it('scales down at once with no window', () => {
+    const d0 = decideReplicas(
+      { ...base, scaleDownStabilizationSeconds: 0, backlog: 500 },
+      [],
+      s(0),
+    );
+    const d1 = decideReplicas(
+      { ...base, scaleDownStabilizationSeconds: 0, currentReplicas: 5 },
+      d0.history,
+      s(1),
+    );
+    expect(d1).toMatchObject({ desiredReplicas: 1, reason: 'ScaledDown' });
   });
 
   it('steps down to the highest recommendation still in the window', () => {
@@ -99,7 +113,10 @@ describe('decideReplicas', () => {
     expect(d.desiredReplicas).toBe(1);
     d = decideReplicas({ ...zero, currentReplicas: 1 }, d.history, s(30));
     expect(d.reason).toBe('Stabilizing');
-    d = decideReplicas({ ...zero, currentReplicas: 1 }, d.history, s(62));
+    // 1 was in force until 30 s: held until 90 s.
+    d = decideReplicas({ ...zero, currentReplicas: 1 }, d.history, s(89));
+    expect(d.desiredReplicas).toBe(1);
+    d = decideReplicas({ ...zero, currentReplicas: 1 }, d.history, s(90));
     expect(d).toMatchObject({ desiredReplicas: 0, reason: 'ScaledDown' });
   });
 
@@ -162,9 +179,13 @@ describe('decideReplicas properties', () => {
             Math.max(input.minReplicas, input.currentReplicas),
           );
           if (d.desiredReplicas < current) {
+            // A recommendation is in force until the next check: it counts while that end
+            // is inside the window.
             const highest = Math.max(
               d.recommendation,
-              ...seen.filter((r) => r.at > now - windowMs).map((r) => r.replicas),
+              ...seen
+                .filter((r, k) => (seen[k + 1]?.at ?? now) > now - windowMs)
+                .map((r) => r.replicas),
             );
             expect(d.desiredReplicas).toBe(highest);
           }
