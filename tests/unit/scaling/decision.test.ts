@@ -184,7 +184,7 @@ describe('decideReplicas properties', () => {
             const highest = Math.max(
               d.recommendation,
               ...seen
-                .filter((r, k) => (seen[k + 1]?.at ?? now) > now - windowMs)
+                .filter((_, k) => (seen[k + 1]?.at ?? now) > now - windowMs)
                 .map((r) => r.replicas),
             );
             expect(d.desiredReplicas).toBe(highest);
