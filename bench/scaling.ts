@@ -5,7 +5,7 @@
 //     replica, a 30 s poll (so what scales faster was woken by BullMQ's events stream) and a
 //     5 s scale-down window;
 //   - the operator, compiled as in its pod, brings every worker Deployment to 0 replicas;
-//   - idle: Redis commands per second over all servers for 15 s;
+//   - idle: Redis commands per second over all servers for 60 s (two poll intervals);
 //   - enqueue: for --samples Trenches, one after another, 25 jobs added with the real BullMQ
 //     client; time from the add to the worker Deployment's spec.replicas of 3, seen by a watch
 //     on the API server (p50/p95/max), and Redis commands per second meanwhile;
@@ -198,7 +198,9 @@ async function runSize(n: number, state: ClusterState): Promise<SizeResult> {
     );
     log(`Every Trench is Ready`);
 
-    const idleCmds = await commandsPerSecond(redis, () => sleep(15_000));
+    // Two poll intervals: the Trenches created together poll together, so a shorter span could
+    // fall between two bursts.
+    const idleCmds = await commandsPerSecond(redis, () => sleep(60_000));
     const picked = Array.from({ length: Math.min(samples, n) }, (_, k) =>
       Math.floor((k * n) / Math.min(samples, n)),
     );
