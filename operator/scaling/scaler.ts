@@ -84,6 +84,9 @@ export interface ScalerDeps {
 
 interface TrenchState {
   history: readonly Recommendation[];
+  /** What this process last reported: the cache lags behind our own writes, and an event per
+   * transition must not become one per check until it catches up. */
+  reported?: { status: string; reason: string };
   queues: readonly string[];
   /** The URL of an external Redis as last read, and when. */
   external?: { url: string; readAt: number };
@@ -126,7 +129,7 @@ export class Scaler {
 
     const url = await this.redisUrl(target, state, now, ctx.signal);
     if (typeof url !== 'string') {
-      await this.report(trench, key, url, undefined, ctx.signal);
+      await this.report(trench, key, state, url, undefined, ctx.signal);
       this.observe('error', started);
       return { requeueAfterMs: target.pollIntervalMs };
     }
@@ -151,6 +154,7 @@ export class Scaler {
       await this.report(
         trench,
         key,
+        state,
         {
           active: false,
           reason: 'RedisUnreachable',
@@ -219,6 +223,7 @@ export class Scaler {
     await this.report(
       trench,
       key,
+      state,
       verdictOf(counts),
       workerFields({
         previous: trench.status?.worker,
@@ -318,6 +323,7 @@ export class Scaler {
   private async report(
     trench: Trench & KubeObject,
     key: string,
+    state: TrenchState,
     verdict: ScalingVerdict,
     worker: WorkerStatus | undefined,
     signal: AbortSignal,
@@ -360,7 +366,10 @@ export class Scaler {
         { subresource: 'status', fieldManager: SCALER_FIELD_MANAGER, force: true, signal },
       );
     }
-    if (before?.status !== status || (status === 'False' && before?.reason !== verdict.reason)) {
+    const last =
+      state.reported ?? (before ? { status: before.status, reason: before.reason } : undefined);
+    state.reported = { status, reason: verdict.reason };
+    if (last?.status !== status || (status === 'False' && last?.reason !== verdict.reason)) {
       if (status === 'False') {
         this.deps.log.warn('Stopped scaling on queue backlog', {
           trench: key,
@@ -368,7 +377,7 @@ export class Scaler {
           message: verdict.message,
         });
         void this.deps.events.warning(trench, verdict.reason, 'Scale', verdict.message, signal);
-      } else if (before) {
+      } else if (last) {
         this.deps.log.info('Resumed scaling on queue backlog', { trench: key });
         void this.deps.events.normal(trench, 'ScalingResumed', 'Scale', verdict.message, signal);
       }

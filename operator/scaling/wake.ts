@@ -108,6 +108,9 @@ export class QueueWake {
             fresh.forEach((s, i) => {
               const entries = results[i]?.[1] as [string, string[]][] | undefined;
               lastIds.set(s, entries?.[0]?.[0] ?? '0-0');
+              // What arrived between the registration and now is behind that entry: check
+              // these Trenches once, so nothing that happened meanwhile waits for the poll.
+              for (const key of byStream.get(s) ?? []) this.enqueue?.(key, this.coalesceMs);
             });
           }
           if (streams.length === 0) {

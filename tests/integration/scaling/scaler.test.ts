@@ -1,11 +1,13 @@
 // Queue-driven scaling end to end: the real operator process, a real Redis from Debian's
 // package holding jobs the real BullMQ client added, and the worker Deployment's replicas on
 // the real API server.
+import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trench } from '../../../charts/api/trench.js';
 import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
+import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 import { mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
@@ -15,7 +17,7 @@ import {
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
-import { type RedisServer, startPrometheus, startRedis } from '../support/services.js';
+import { type RedisServer, spawnHost, startPrometheus, startRedis } from '../support/services.js';
 
 const ns = useNamespace('scaling');
 let operator: RunningOperator | undefined;
@@ -141,6 +143,9 @@ describe('workers scaled from the BullMQ backlog', () => {
     );
     expect(scalingCondition(t)).toMatchObject({ status: 'False', reason: 'QueueMissing' });
     expect(scalingCondition(t)?.message).toContain('shop-emails, shop-reports');
+    // One warning for the transition, however many checks ran before the cache caught up.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await eventReasons('shop')).filter((r) => r === 'QueueMissing')).toHaveLength(1);
   });
 
   it('wakes on enqueued jobs and scales up at once, counting every kind of waiting job', async () => {
@@ -186,6 +191,54 @@ describe('workers scaled from the BullMQ backlog', () => {
       ),
     ).toBe(2);
     expect(await eventReasons('shop')).toContain('ScaledUp');
+  });
+
+  it('counts a paused queue’s jobs and the sample worker’s running jobs into the replicas', async () => {
+    await createTrench('busy', 'shop-redis', scaling);
+    await waitReplicas('busy', 0);
+    const q = queue('busy-emails');
+    await q.pause();
+    await q.addBulk(Array.from({ length: 25 }, () => ({ name: 'sleep', data: { ms: 120_000 } })));
+    // BullMQ 5 keeps a paused queue's jobs in `paused`: still 25 waiting, 3 replicas.
+    await waitReplicas('busy', 3);
+    // The status is written right after the scale, in the same check.
+    const paused = await waitFor(
+      async () => {
+        const q0 = (await getTrench('busy'))?.status?.worker?.queues?.[0];
+        return q0?.paused ? q0 : undefined;
+      },
+      { what: 'busy-emails reported paused', timeoutMs: 10_000 },
+    );
+    expect(paused).toMatchObject({ name: 'busy-emails', waiting: 25, paused: true });
+    // The sample worker takes 10 at once: 15 waiting (2 replicas) but 10 running at the Trench's
+    // concurrency of 2 need 5, and running jobs keep their workers.
+    const worker = spawnHost(
+      'shop worker',
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'examples', 'shop', 'worker', 'main.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: redis.url,
+          DATABASE_URL: 'postgres://trench:unused@127.0.0.1:1/shop',
+          SHOP_MIGRATE_ON_START: 'false',
+          TRENCH_WORKER_QUEUES: 'busy-emails',
+          TRENCH_WORKER_CONCURRENCY: '10',
+        },
+      },
+    );
+    try {
+      await q.resume();
+      await waitReplicas('busy', 5);
+      const t = await getTrench('busy');
+      expect(t?.status?.worker).toMatchObject({ active: 10, backlog: 15, desiredReplicas: 5 });
+    } finally {
+      process.kill(worker.pid, 'SIGKILL');
+      await worker.exited;
+      await q.obliterate({ force: true });
+      await client().delete(trenchRef('busy'));
+    }
   });
 
   it('puts a kubectl scale back to its decision', async () => {
