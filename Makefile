@@ -8,7 +8,7 @@ CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
         lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
-        bench-leader bench-restart install-plugin
+        bench-leader bench-restart bench-scaling install-plugin
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -111,6 +111,9 @@ bench-leader: deps cluster-build ## Leader handover times: crash and release, el
 
 bench-restart: deps cluster-build ## Operator restart to caches synced (/readyz) with 1000 converged Trenches
 	$(TSX) bench/restart.ts $(ARGS)
+
+bench-scaling: deps cluster-build ## Queue backlog to worker replicas at 100 and 500 Trenches, on real Redis
+	$(TSX) bench/scaling.ts $(ARGS)
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts

@@ -14,9 +14,8 @@
 // reports the median ratio with its spread: one run on two shared cores varies by a tenth.
 //   node --import tsx bench/scale.ts [--sizes 100,500,1000 | --quick] [--runs 1] [--workers 8]
 //                                    [--idle-seconds 60] [--compiled]
-import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { argv } from 'zx';
 import { renderTrench } from '../charts/trench-chart.js';
 import { type ClusterState, REPO_ROOT } from '../hack/lib/cluster.js';
@@ -25,6 +24,7 @@ import type { KubeObject } from '../operator/runtime/types.js';
 import { generatedSecrets } from '../operator/trench/credentials.js';
 import { computeStatus } from '../operator/trench/status.js';
 import {
+  type AuditEvent,
   clientFor,
   compileOperator,
   cpuSecondsOf,
@@ -41,6 +41,7 @@ import {
   type TrenchObject,
   trenchOf,
   withCluster as withFreshCluster,
+  writesBy,
 } from './lib/trenches.js';
 
 const sizes = argv.quick
@@ -70,33 +71,6 @@ const UA = { operator: 'trench-operator', bench: 'trench-bench', baseline: 'tren
 
 const withCluster = <T>(n: number, run: (state: ClusterState) => Promise<T>) =>
   withFreshCluster(stateDir, n, run, UA.bench);
-
-interface AuditEvent {
-  verb: string;
-  userAgent?: string;
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  responseStatus?: { code?: number };
-  stageTimestamp: string;
-}
-
-/** The audit log's write events by `userAgent` in [fromMs, toMs], each with its time. */
-async function writesBy(state: ClusterState, userAgent: string, fromMs: number, toMs = Infinity) {
-  const out: (AuditEvent & { at: number })[] = [];
-  const lines = createInterface({ input: createReadStream(state.auditLog), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.includes(`"userAgent":"${userAgent}"`)) continue;
-    const e = JSON.parse(line) as AuditEvent;
-    const at = Date.parse(e.stageTimestamp);
-    if (
-      e.userAgent === userAgent &&
-      at >= fromMs &&
-      at <= toMs &&
-      e.objectRef?.resource !== 'leases'
-    )
-      out.push({ ...e, at });
-  }
-  return out;
-}
 
 interface WriteCounts {
   applies: number;

@@ -66,6 +66,9 @@ export class TrenchChart extends Chart {
     const common = { trench: name, managedBy };
 
     const connectionEnv: EnvVar[] = [{ name: 'TRENCH_NAME', value: name }];
+    // The API enqueues and the workers consume under the prefix the scaler counts.
+    if (spec.worker.prefix)
+      connectionEnv.push({ name: 'BULLMQ_PREFIX', value: spec.worker.prefix });
     const redisManaged = spec.redis.external === undefined;
     if (redisManaged) {
       const redis = new Redis(this, 'Redis', {

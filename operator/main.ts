@@ -29,6 +29,8 @@ import { SharedInformers } from './runtime/cache.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
+import { createMetrics } from './runtime/metrics.js';
+import { scalingController } from './scaling/setup.js';
 import { trenchController } from './trench/setup.js';
 
 export interface OperatorConfig {
@@ -108,11 +110,14 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
       operator: { ...DEFAULT_OPERATOR_PEER, namespace: config.operatorNamespace },
     },
   });
+  const metrics = createMetrics();
+  const scaling = scalingController({ client, informers, log, metrics });
   const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
   const manager = new Manager({
     client,
     informers: informers.all(),
-    controllers: [trench.spec],
+    controllers: [trench.spec, scaling.spec],
+    metrics,
     leaderElection: config.leaderElection
       ? { namespace: config.leaseNamespace, name: 'trench-operator', identity }
       : false,

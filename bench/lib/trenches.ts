@@ -2,8 +2,9 @@
 // namespaces, N minimal Trenches spread over them, the operator as a child process (under tsx
 // or compiled as in its pod) with its RSS sampled, and small helpers.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { createReadStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import type { Trench } from '../../charts/api/trench.js';
@@ -270,4 +271,36 @@ export async function startOperator(state: ClusterState, o: OperatorOptions): Pr
     throw error;
   }
   return op;
+}
+
+export interface AuditEvent {
+  verb: string;
+  userAgent?: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  stageTimestamp: string;
+}
+
+/** The audit log's write events by `userAgent` in [fromMs, toMs], each with its time. */
+export async function writesBy(
+  state: ClusterState,
+  userAgent: string,
+  fromMs: number,
+  toMs = Infinity,
+) {
+  const out: (AuditEvent & { at: number })[] = [];
+  const lines = createInterface({ input: createReadStream(state.auditLog), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.includes(`"userAgent":"${userAgent}"`)) continue;
+    const e = JSON.parse(line) as AuditEvent;
+    const at = Date.parse(e.stageTimestamp);
+    if (
+      e.userAgent === userAgent &&
+      at >= fromMs &&
+      at <= toMs &&
+      e.objectRef?.resource !== 'leases'
+    )
+      out.push({ ...e, at });
+  }
+  return out;
 }

@@ -120,6 +120,15 @@ export const WorkerSpecSchema = Type.Object(
     command: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
     args: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
     concurrency: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+    prefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        description:
+          'BullMQ key prefix of the queues. Default: bull. Passed to the API and the workers as BULLMQ_PREFIX.',
+      }),
+    ),
     queues: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
       minItems: 1,
       maxItems: 50,
@@ -448,7 +457,42 @@ export const TrenchStatusSchema = Type.Object({
     Type.Object({
       replicas: Type.Optional(Type.Integer()),
       desiredReplicas: Type.Optional(Type.Integer()),
-      backlog: Type.Optional(Type.Integer({ format: 'int64' })),
+      backlog: Type.Optional(
+        Type.Integer({
+          format: 'int64',
+          description:
+            'Jobs waiting over all queues: wait + prioritized + paused + delayed jobs due.',
+        }),
+      ),
+      active: Type.Optional(
+        Type.Integer({ format: 'int64', description: 'Jobs running now over all queues.' }),
+      ),
+      lastScaleTime: Type.Optional(Type.String({ format: 'date-time' })),
+      queues: Type.Optional(
+        Type.Array(
+          Type.Object({
+            name: Type.String(),
+            waiting: Type.Integer({ format: 'int64' }),
+            active: Type.Integer({ format: 'int64' }),
+            exists: Type.Boolean(),
+            paused: Type.Optional(Type.Boolean()),
+          }),
+          { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 50 },
+        ),
+      ),
+      recommendations: Type.Optional(
+        Type.Array(
+          Type.Object({
+            time: Type.String({ format: 'date-time' }),
+            replicas: Type.Integer(),
+          }),
+          {
+            maxItems: 1001,
+            description:
+              'The scale-down stabilization window: recommendations still in it, strictly decreasing, so a restarted operator honours it.',
+          },
+        ),
+      ),
     }),
   ),
   rollout: Type.Optional(

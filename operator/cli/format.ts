@@ -138,10 +138,21 @@ export function formatStatus(
   lines.push(
     `Workers:     ${
       worker
-        ? `${worker.replicas ?? 0} running, ${worker.desiredReplicas ?? '?'} desired, backlog ${worker.backlog ?? '?'}`
+        ? `${worker.replicas ?? 0} running, ${worker.desiredReplicas ?? '?'} desired, backlog ${worker.backlog ?? '?'}${
+            worker.active !== undefined ? `, ${worker.active} active` : ''
+          }`
         : NONE
     }`,
   );
+  // One line per queue, as the scaler counted it (status.worker.queues).
+  for (const q of worker?.queues ?? []) {
+    const notes = [q.exists ? undefined : 'never used', q.paused ? 'paused' : undefined].filter(
+      Boolean,
+    );
+    lines.push(
+      `  Queue ${q.name}: ${q.waiting} waiting, ${q.active} active${notes.length ? ` (${notes.join(', ')})` : ''}`,
+    );
+  }
 
   lines.push('Rollout:');
   const r = s.rollout;

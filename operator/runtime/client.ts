@@ -54,6 +54,8 @@ export interface ApplyOptions {
   /** Default: true (take over fields another manager set; we are the controller). */
   readonly force?: boolean;
   readonly signal?: AbortSignal;
+  /** Apply to a subresource ('status'): only the fields given, merged by their list keys. */
+  readonly subresource?: string;
 }
 
 export interface DeleteOptions {
@@ -269,7 +271,7 @@ export class KubeClient {
    */
   async apply<T extends KubeObject>(obj: T, options: ApplyOptions = {}): Promise<T> {
     const ref = { ...refOf(obj) };
-    return this.request<T>('PATCH', await this.path(ref), {
+    return this.request<T>('PATCH', await this.path(ref, options.subresource), {
       body: obj,
       contentType: 'application/apply-patch+yaml',
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: options.force ?? true },

@@ -55,7 +55,17 @@ export interface ControllerSpec {
   /** Default 4. */
   readonly workers?: number;
   readonly rateLimits?: RateLimiterOptions;
+  /**
+   * Sources of keys outside the API server (a Redis events stream, say), started with each
+   * leadership term and stopped by its signal. `delayMs` coalesces a burst into one reconcile.
+   */
+  readonly sources?: readonly KeySource[];
 }
+
+export type KeySource = (
+  enqueue: (key: string, delayMs?: number) => void,
+  signal: AbortSignal,
+) => void;
 
 /** Maps a child to its controller owner's key when that owner is of `owner`'s group and kind. */
 export function byControllerOwner(owner: {
@@ -215,6 +225,9 @@ export class Manager {
       controllers.push(controller);
       controller.start();
       for (const obj of spec.primary.list()) queue.add(objectKey(obj));
+      for (const source of spec.sources ?? []) {
+        source((key, delayMs) => (delayMs ? queue.addAfter(key, delayMs) : queue.add(key)), signal);
+      }
     }
     this.term = { controllers, signal };
     this.log.info('Started controllers', { controllers: this.o.controllers.map((c) => c.name) });

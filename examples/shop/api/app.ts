@@ -142,16 +142,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (!/^[A-Za-z0-9._:-]{1,200}$/.test(req.params.queue)) {
       return reply.code(400).send({ error: `Queue name "${req.params.queue}" is not valid` });
     }
-    const job = await queue(req.params.queue).getJob(req.params.id);
-    if (!job)
+    const q = queue(req.params.queue);
+    // State first: a job read before its state may have failed in between, and would then be
+    // reported failed without its reason.
+    const state = await q.getJobState(req.params.id);
+    const job = await q.getJob(req.params.id);
+    if (!job || state === 'unknown') {
       return reply
         .code(404)
         .send({ error: `Job ${req.params.id} not found in queue ${req.params.queue}` });
+    }
     return {
       id: job.id,
       queue: req.params.queue,
       name: job.name,
-      state: await job.getState(),
+      state,
       attemptsMade: job.attemptsMade,
       failedReason: job.failedReason || undefined,
       returnvalue: job.returnvalue ?? undefined,

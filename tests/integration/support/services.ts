@@ -104,8 +104,12 @@ export interface RedisServer extends Service {
   cli(...args: string[]): Promise<string>;
 }
 
-export async function startRedis(password = 'test-redis-password'): Promise<RedisServer> {
-  const [port] = (await freePorts(1)) as [number];
+/** `port`: start again where a stopped one listened (an outage and its end). */
+export async function startRedis(
+  password = 'test-redis-password',
+  port?: number,
+): Promise<RedisServer> {
+  port ??= (await freePorts(1))[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'trench-redis-'));
   const proc = spawnHost(
     'redis-server',
@@ -271,6 +275,8 @@ export interface ScrapeTarget {
   readonly address: string;
   readonly labels?: Record<string, string>;
   readonly metricsPath?: string;
+  /** Keep the target's own namespace and trench labels (the operator's series carry them). */
+  readonly honorLabels?: boolean;
 }
 
 /** Prometheus scraping `targets` every second, with `rules` (a rule file's YAML) loaded. */
@@ -286,6 +292,7 @@ export async function startPrometheus(
     scrape_configs: targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
+      ...(t.honorLabels ? { honor_labels: true } : {}),
       static_configs: [{ targets: [t.address], labels: t.labels ?? {} }],
     })),
   };

@@ -279,6 +279,22 @@ describe('renderTrench', () => {
     expect(env(renderTrench({ ...t, spec }), 'demo-api').PORT).toBe('1234');
   });
 
+  it('tells the API and the workers the BullMQ prefix the scaler counts under', () => {
+    const t = minimal();
+    const spec = structuredClone(t.spec) as Record<string, Record<string, unknown>>;
+    spec.worker = { ...spec.worker, prefix: 'shop' };
+    const objects = renderTrench({ ...t, spec });
+    for (const name of ['demo-api', 'demo-worker']) {
+      const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!;
+      expect(d.spec.template.spec.containers[0].env).toContainEqual({
+        name: 'BULLMQ_PREFIX',
+        value: 'shop',
+      });
+    }
+    const plain = renderTrench(minimal()).find((o) => o.metadata.name === 'demo-worker')!;
+    expect(JSON.stringify(plain)).not.toContain('BULLMQ_PREFIX');
+  });
+
   it('references the Postgres password Secret without containing it', () => {
     const objects = renderTrench(minimal());
     const api = objects.find((o) => o.metadata.name === 'demo-api' && o.kind === 'Deployment')!;

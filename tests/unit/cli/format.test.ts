@@ -140,6 +140,29 @@ describe('exit code', () => {
 });
 
 describe('formatStatus', () => {
+  it('lists the queues the scaler counted, with the active jobs', () => {
+    const t: LiveTrench = {
+      ...ready,
+      status: {
+        ...ready.status,
+        worker: {
+          replicas: 2,
+          desiredReplicas: 2,
+          backlog: 12,
+          active: 3,
+          queues: [
+            { name: 'emails', waiting: 12, active: 3, exists: true },
+            { name: 'reports', waiting: 0, active: 0, exists: false, paused: true },
+          ],
+        },
+      },
+    };
+    const text = formatStatus(t, [], NOW);
+    expect(text).toContain('Workers:     2 running, 2 desired, backlog 12, 3 active\n');
+    expect(text).toContain('  Queue emails: 12 waiting, 3 active\n');
+    expect(text).toContain('  Queue reports: 0 waiting, 0 active (never used, paused)\n');
+  });
+
   it('prints a Ready Trench: identity, generation, every condition with its age, replicas', () => {
     expect(formatStatus(ready, [], NOW)).toBe(
       [
