@@ -1,13 +1,7 @@
-// The backlog as the scaler counts it, from a real Redis holding jobs that the real BullMQ
-// client put there, for both major versions (5 moves a paused queue's jobs to `paused`, 6
-// keeps them in `wait`). Active jobs come from workers really running them: the sample worker
-// of examples/shop (BullMQ 5) and a BullMQ 6 Worker in this process.
-import { join } from 'node:path';
 import { Queue as Queue5 } from 'bullmq5';
 import { Queue as Queue6, Worker as Worker6 } from 'bullmq6';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import {
   backlogOf,
   countQueues,
@@ -16,7 +10,12 @@ import {
   type QueueCounts,
 } from '../../../operator/scaling/backlog.js';
 import { connectionKey, RedisConnections } from '../../../operator/scaling/connections.js';
-import { type HostProcess, type RedisServer, spawnHost, startRedis } from '../support/services.js';
+import {
+  type HostProcess,
+  type RedisServer,
+  startIdleShopWorker,
+  startRedis,
+} from '../support/services.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,23 +120,7 @@ describe('active jobs', () => {
     const q = new Queue5('shop-active', { connection: connection() });
     cleanups.push(() => q.close());
     await q.addBulk([1, 2, 3, 4, 5].map(() => ({ name: 'sleep', data: { ms: 60_000 } })));
-    const worker: HostProcess = spawnHost(
-      'shop worker',
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'examples', 'shop', 'worker', 'main.ts')],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          PATH: process.env.PATH,
-          REDIS_URL: redis.url,
-          // Jobs here never finish, so nothing is written: the database is never reached.
-          DATABASE_URL: 'postgres://trench:unused@127.0.0.1:1/shop',
-          SHOP_MIGRATE_ON_START: 'false',
-          TRENCH_WORKER_QUEUES: 'shop-active',
-          TRENCH_WORKER_CONCURRENCY: '2',
-        },
-      },
-    );
+    const worker: HostProcess = startIdleShopWorker(redis.url, 'shop-active', 2);
     // SIGKILL at the end: a graceful close would wait a minute for the sleeping jobs.
     cleanups.push(async () => {
       try {

@@ -1,13 +1,8 @@
-// Queue-driven scaling end to end: the real operator process, a real Redis from Debian's
-// package holding jobs the real BullMQ client added, and the worker Deployment's replicas on
-// the real API server.
-import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trench } from '../../../charts/api/trench.js';
 import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
-import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
 import { mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
@@ -17,7 +12,12 @@ import {
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
-import { type RedisServer, spawnHost, startPrometheus, startRedis } from '../support/services.js';
+import {
+  type RedisServer,
+  startIdleShopWorker,
+  startPrometheus,
+  startRedis,
+} from '../support/services.js';
 
 const ns = useNamespace('scaling');
 let operator: RunningOperator | undefined;
@@ -212,22 +212,7 @@ describe('workers scaled from the BullMQ backlog', () => {
     expect(paused).toMatchObject({ name: 'busy-emails', waiting: 25, paused: true });
     // The sample worker takes 10 at once: 15 waiting (2 replicas) but 10 running at the Trench's
     // concurrency of 2 need 5, and running jobs keep their workers.
-    const worker = spawnHost(
-      'shop worker',
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'examples', 'shop', 'worker', 'main.ts')],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          PATH: process.env.PATH,
-          REDIS_URL: redis.url,
-          DATABASE_URL: 'postgres://trench:unused@127.0.0.1:1/shop',
-          SHOP_MIGRATE_ON_START: 'false',
-          TRENCH_WORKER_QUEUES: 'busy-emails',
-          TRENCH_WORKER_CONCURRENCY: '10',
-        },
-      },
-    );
+    const worker = startIdleShopWorker(redis.url, 'busy-emails', 10);
     try {
       await q.resume();
       await waitReplicas('busy', 5);

@@ -1,12 +1,10 @@
 // The sample product for real: its API and worker as host processes against Debian's Redis and
 // PostgreSQL, with the env the operator gives their pods, and a real Prometheus scraping them
 // and answering the stack's own alert and dashboard expressions.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
 import { trenchDashboard } from '../../../charts/lib/dashboard.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
-import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { freePorts } from '../../../hack/lib/processes.js';
 import {
   type HostProcess,
@@ -14,24 +12,13 @@ import {
   type PrometheusServer,
   type PromSample,
   type RedisServer,
-  spawnHost,
   startPostgres,
   startPrometheus,
   startRedis,
+  startShop,
 } from '../support/services.js';
 
-const SHOP = join(REPO_ROOT, 'examples', 'shop');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startShop(
-  entry: 'api/main.ts' | 'worker/main.ts',
-  env: Record<string, string>,
-): HostProcess {
-  return spawnHost(`shop ${entry}`, process.execPath, ['--import', 'tsx', join(SHOP, entry)], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
-}
 
 async function waitHttp(url: string, proc: HostProcess, status = 200): Promise<void> {
   const deadline = Date.now() + 30_000;

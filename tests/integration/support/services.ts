@@ -6,6 +6,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { freePorts } from '../../../hack/lib/processes.js';
 
 const run = promisify(execFile);
@@ -339,4 +340,30 @@ export async function startPrometheus(
     return targets.every((t) => up.some((s) => s.metric.job === t.job));
   });
   return server;
+}
+
+/** The sample product's API or worker (examples/shop) as a host process, with only `env`. */
+export function startShop(
+  entry: 'api/main.ts' | 'worker/main.ts',
+  env: Record<string, string>,
+): HostProcess {
+  const file = join(REPO_ROOT, 'examples', 'shop', entry);
+  return spawnHost(`shop ${entry}`, process.execPath, ['--import', 'tsx', file], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+}
+
+/**
+ * The sample worker on `queues` for jobs that never finish (sleep jobs): it never writes, so
+ * its database URL points nowhere. Stop it with SIGKILL: a graceful close waits for the jobs.
+ */
+export function startIdleShopWorker(redisUrl: string, queues: string, concurrency: number) {
+  return startShop('worker/main.ts', {
+    REDIS_URL: redisUrl,
+    DATABASE_URL: 'postgres://trench:unused@127.0.0.1:1/shop',
+    SHOP_MIGRATE_ON_START: 'false',
+    TRENCH_WORKER_QUEUES: queues,
+    TRENCH_WORKER_CONCURRENCY: String(concurrency),
+  });
 }
