@@ -151,14 +151,12 @@ describe('workers scaled from the BullMQ backlog', () => {
   it('wakes on enqueued jobs and scales up at once, counting every kind of waiting job', async () => {
     const emails = queue('shop-emails');
     const reports = queue('shop-reports');
-    const started = Date.now();
     await emails.addBulk(Array.from({ length: 18 }, (_, i) => ({ name: 'send', data: { i } })));
     await reports.add('urgent', {}, { priority: 1 });
     await reports.add('due', {}, { delay: 1 });
     await reports.add('later', {}, { delay: 3_600_000 });
     // 18 + 1 prioritized + 1 delayed and due = 20 waiting over 10 per replica: 2.
     await waitReplicas('shop', 2);
-    console.log(`[scaling] enqueue to 2 replicas: ${Date.now() - started} ms`);
     const t = await waitFor(
       async () => {
         const live = await getTrench('shop');
@@ -252,13 +250,11 @@ describe('workers scaled from the BullMQ backlog', () => {
       },
     );
     await worker.close();
-    const drained = Date.now();
     // Held for the window (4 s) after the last recommendation of 6 ...
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await replicas('shop')).toBe(6);
     // ... then to zero: nothing waits or runs.
     await waitReplicas('shop', 0, 30_000);
-    console.log(`[scaling] drain to 0 replicas: ${Date.now() - drained} ms (window 4 s)`);
   });
 
   it('fires TrenchQueueBacklogHigh in a real Prometheus scraping the operator, and resolves it', async () => {
