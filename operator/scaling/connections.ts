@@ -16,8 +16,6 @@ export function connectionKey(url: string): string {
 export interface RedisConnectionsOptions {
   /** Per command; a dead server must not hold a scaling check for long. Default 2000 ms. */
   readonly commandTimeoutMs?: number;
-  /** Builds a client; tests pass their own to count connections. */
-  readonly create?: (url: string) => Redis;
 }
 
 export class RedisConnections {
@@ -26,21 +24,19 @@ export class RedisConnections {
 
   constructor(options: RedisConnectionsOptions = {}) {
     const timeout = options.commandTimeoutMs ?? 2_000;
-    this.create =
-      options.create ??
-      ((url) =>
-        new Redis(url, {
-          // Fail a check instead of queueing it behind a reconnect: the caller holds the
-          // replicas and reports RedisUnreachable; the next check tries again.
-          maxRetriesPerRequest: 0,
-          commandTimeout: timeout,
-          connectTimeout: timeout,
-          enableOfflineQueue: true,
-          lazyConnect: false,
-          // The checks of several Trenches on one server within the same tick go out as one
-          // pipeline: one round trip per server, however many Trenches wake together.
-          enableAutoPipelining: true,
-        }));
+    this.create = (url) =>
+      new Redis(url, {
+        // Fail a check instead of queueing it behind a reconnect: the caller holds the
+        // replicas and reports RedisUnreachable; the next check tries again.
+        maxRetriesPerRequest: 0,
+        commandTimeout: timeout,
+        connectTimeout: timeout,
+        enableOfflineQueue: true,
+        lazyConnect: false,
+        // The checks of several Trenches on one server within the same tick go out as one
+        // pipeline: one round trip per server, however many Trenches wake together.
+        enableAutoPipelining: true,
+      });
   }
 
   /** The shared client for `url`, counted for `user` (a Trench key) until released. */

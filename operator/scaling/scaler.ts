@@ -15,7 +15,7 @@ import type { Logger } from '../runtime/log.js';
 import { type Condition, findCondition, jsonEqual, setCondition } from '../runtime/status.js';
 import { type KubeObject, refOf, splitKey } from '../runtime/types.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from '../trench/kinds.js';
-import { countQueues, type QueueCounts } from './backlog.js';
+import { backlogOf, countQueues, type QueueCounts } from './backlog.js';
 import { RedisConnections } from './connections.js';
 import { decideReplicas, type Recommendation } from './decision.js';
 import {
@@ -77,8 +77,6 @@ export interface ScalerDeps {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly metrics: ScalingMetrics;
-  readonly connections?: RedisConnections;
-  readonly wake?: QueueWake;
   readonly now?: () => number;
 }
 
@@ -93,20 +91,14 @@ interface TrenchState {
 }
 
 type Deployment = KubeObject & { spec?: { replicas?: number } };
-type Secret = KubeObject & {
-  data?: Record<string, string>;
-  metadata?: { resourceVersion?: string };
-};
+type Secret = KubeObject & { data?: Record<string, string> };
 
 export class Scaler {
-  readonly connections: RedisConnections;
-  readonly wake: QueueWake;
+  readonly connections = new RedisConnections();
+  readonly wake = new QueueWake();
   private readonly state = new Map<string, TrenchState>();
 
-  constructor(private readonly deps: ScalerDeps) {
-    this.connections = deps.connections ?? new RedisConnections();
-    this.wake = deps.wake ?? new QueueWake();
-  }
+  constructor(private readonly deps: ScalerDeps) {}
 
   /** One check of the Trench `key`; the controller calls it for every event and requeue. */
   async check(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
@@ -167,13 +159,12 @@ export class Scaler {
       return { requeueAfterMs: target.pollIntervalMs };
     }
     const current = deployment.spec?.replicas ?? 0;
+    const backlog = counts.reduce((n, c) => n + backlogOf(c), 0);
+    const active = counts.reduce((n, c) => n + c.active, 0);
     const decision = decideReplicas(
       {
-        backlog: counts.reduce(
-          (n, c) => n + c.wait + c.prioritized + c.pausedJobs + c.delayedDue,
-          0,
-        ),
-        active: counts.reduce((n, c) => n + c.active, 0),
+        backlog,
+        active,
         concurrency: target.concurrency,
         targetBacklogPerReplica: target.targetBacklogPerReplica,
         minReplicas: target.minReplicas,
@@ -193,11 +184,6 @@ export class Scaler {
         { signal: ctx.signal, fieldManager: SCALER_FIELD_MANAGER },
       );
       scaledAt = now;
-      const backlog = counts.reduce(
-        (n, c) => n + c.wait + c.prioritized + c.pausedJobs + c.delayedDue,
-        0,
-      );
-      const active = counts.reduce((n, c) => n + c.active, 0);
       this.deps.log.info('Scaled worker Deployment', {
         trench: key,
         from: current,
@@ -216,7 +202,7 @@ export class Scaler {
     }
     for (const c of counts) {
       const labels = { namespace, trench: name, queue: c.queue };
-      this.deps.metrics.backlog.set(labels, c.wait + c.prioritized + c.pausedJobs + c.delayedDue);
+      this.deps.metrics.backlog.set(labels, backlogOf(c));
       this.deps.metrics.active.set(labels, c.active);
     }
     this.deps.metrics.desired.set({ namespace, trench: name }, decision.desiredReplicas);
@@ -247,17 +233,9 @@ export class Scaler {
     this.connections.release(key);
     this.wake.delete(key);
     if (!state) return;
+    this.removeQueueSeries(key, state.queues);
     const { namespace, name } = splitKey(key);
-    for (const queue of state.queues) {
-      this.deps.metrics.backlog.remove({ namespace, trench: name, queue });
-      this.deps.metrics.active.remove({ namespace, trench: name, queue });
-    }
     this.deps.metrics.desired.remove({ namespace, trench: name });
-  }
-
-  async close(): Promise<void> {
-    for (const key of [...this.state.keys()]) this.forget(key);
-    await this.connections.closeAll();
   }
 
   private stateOf(key: string, target: ScalingTarget): TrenchState {
@@ -267,14 +245,20 @@ export class Scaler {
       state = { history: target.recommendations, queues: target.queues };
       this.state.set(key, state);
     }
+    this.removeQueueSeries(
+      key,
+      state.queues.filter((q) => !target.queues.includes(q)),
+    );
+    state.queues = target.queues;
+    return state;
+  }
+
+  private removeQueueSeries(key: string, queues: readonly string[]): void {
     const { namespace, name } = splitKey(key);
-    for (const queue of state.queues) {
-      if (target.queues.includes(queue)) continue;
+    for (const queue of queues) {
       this.deps.metrics.backlog.remove({ namespace, trench: name, queue });
       this.deps.metrics.active.remove({ namespace, trench: name, queue });
     }
-    state.queues = target.queues;
-    return state;
   }
 
   private async redisUrl(

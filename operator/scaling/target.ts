@@ -1,11 +1,10 @@
 // What the scaler needs of one Trench, read from its spec, and where its Redis is. Pure.
 import type { Trench } from '../../charts/api/trench.js';
-import { REDIS_PASSWORD_KEY } from '../../charts/constructs/redis.js';
+import { REDIS_PASSWORD_KEY, REDIS_PORT } from '../../charts/constructs/redis.js';
 import type { Recommendation } from './decision.js';
 
 /** BullMQ's default key prefix, unless spec.worker.prefix names another. */
 export const DEFAULT_PREFIX = 'bull';
-export const MANAGED_REDIS_PORT = 6379;
 
 export type RedisSource =
   /** The Trench's own Redis: its Service, with the password from the generated Secret. */
@@ -72,5 +71,5 @@ export function scalingTargetOf(trench: TrenchLike): ScalingTarget | undefined {
 /** The URL to connect with, from the Secret value the source names (already decoded). */
 export function redisUrlOf(source: RedisSource, secretValue: string): string {
   if (source.kind === 'external') return secretValue.trim();
-  return `redis://:${encodeURIComponent(secretValue)}@${source.host}:${MANAGED_REDIS_PORT}`;
+  return `redis://:${encodeURIComponent(secretValue)}@${source.host}:${REDIS_PORT}`;
 }

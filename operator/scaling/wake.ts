@@ -15,7 +15,6 @@ interface Registration {
 export interface QueueWakeOptions {
   /** How long one XREAD blocks before it looks at the registrations again. Default 2000 ms. */
   readonly blockMs?: number;
-  readonly create?: (url: string) => Redis;
   /** Coalesces the events of a burst into one check: the delay of the queued key. Default 50 ms. */
   readonly coalesceMs?: number;
 }
@@ -34,10 +33,8 @@ export class QueueWake {
   constructor(options: QueueWakeOptions = {}) {
     this.blockMs = options.blockMs ?? 2_000;
     this.coalesceMs = options.coalesceMs ?? 50;
-    this.create =
-      options.create ??
-      ((url) =>
-        new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: 2_000, lazyConnect: false }));
+    this.create = (url) =>
+      new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: 2_000, lazyConnect: false });
   }
 
   /** Watches `streams` on `url` for the Trench `key` (replacing what it watched before). */
@@ -63,11 +60,6 @@ export class QueueWake {
     });
     this.reconcileLoops();
   };
-
-  /** Servers with a blocking read running. */
-  get servers(): number {
-    return this.loops.size;
-  }
 
   private reconcileLoops(): void {
     if (!this.enqueue || this.signal?.aborted) return;
