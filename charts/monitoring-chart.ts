@@ -1,8 +1,11 @@
-// A small Prometheus, Grafana and kube-state-metrics for clusters that have none. Prometheus
-// finds Trench pods by their prometheus.io/* annotations, scrapes the operator with its own
-// labels, and loads the operator's rules plus the rules of the Trenches synth knows about.
+// A small Prometheus, Alertmanager, Grafana and kube-state-metrics for clusters that have none.
+// Prometheus finds Trench pods by their prometheus.io/* annotations, scrapes the operator with
+// its own labels (it exports every Trench's thresholds) and the kubelets' cAdvisor, and loads
+// one rule set that covers every Trench; Alertmanager pages for critical alerts and sends
+// warnings to chat.
 // Each Deployment has a PodDisruptionBudget and a NetworkPolicy that admits exactly its
 // traffic; people reach the UIs with `kubectl port-forward`, which NetworkPolicy does not see.
+import { Value } from '@sinclair/typebox/value';
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
@@ -30,8 +33,14 @@ import {
   peer,
   tcp,
 } from './constructs/network.js';
-import { operatorRuleGroup, type RuleGroup, trenchRuleGroup } from './lib/alerts.js';
-import { dashboardUid, trenchDashboard } from './lib/dashboard.js';
+import {
+  type Alerting,
+  AlertingSchema,
+  alertmanagerConfig,
+  secretKeysOf,
+} from './lib/alertmanager.js';
+import { allRuleGroups } from './lib/alerts.js';
+import { DASHBOARD_UID, trenchDashboard } from './lib/dashboard.js';
 import {
   DEFAULT_GRAFANA_ADMIN_SECRET,
   GRAFANA_ADMIN_PASSWORD_KEY,
@@ -45,15 +54,9 @@ export const DEFAULT_MONITORING_IMAGES = {
   prometheus: 'quay.io/prometheus/prometheus:v2.55.1',
   grafana: 'docker.io/grafana/grafana:11.3.1',
   kubeStateMetrics: 'registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0',
+  // 0.26 or later: the Telegram receiver reads its token from a file (bot_token_file).
+  alertmanager: 'quay.io/prometheus/alertmanager:v0.27.0',
 };
-
-/** A Trench whose alerts and dashboard this Prometheus and Grafana carry. */
-export interface MonitoredTrench {
-  readonly namespace: string;
-  readonly name: string;
-  readonly alerts: { errorRate: number; p95LatencySeconds: number; queueBacklog: number };
-  readonly backupSchedule?: string;
-}
 
 export interface MonitoringChartProps {
   /** @default 'trench-monitoring' */
@@ -62,8 +65,8 @@ export interface MonitoringChartProps {
   readonly operatorNamespace?: string;
   /** @default DEFAULT_MONITORING_IMAGES */
   readonly images?: Partial<typeof DEFAULT_MONITORING_IMAGES>;
-  /** Trenches whose rules and dashboards to load. @default none */
-  readonly trenches?: readonly MonitoredTrench[];
+  /** Receivers of the alerts and the runbook link. @default no receivers: alerts go nowhere */
+  readonly alerting?: Alerting;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
   /** A NetworkPolicy for each Deployment. @default true */
@@ -79,6 +82,10 @@ export interface MonitoringChartProps {
 }
 
 const PROMETHEUS_PORT = 9090;
+const ALERTMANAGER_PORT = 9093;
+const KUBELET_PORT = 10250;
+/** Where the Alertmanager pod mounts the receivers' Secrets, one directory per Secret. */
+export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 const GRAFANA_PORT = 3000;
 const KSM_PORT = 8080;
 
@@ -135,20 +142,16 @@ export class MonitoringChart extends Chart {
     });
 
     // --- Prometheus ---------------------------------------------------------------------
-    const groups: RuleGroup[] = [operatorRuleGroup()];
-    for (const t of props.trenches ?? []) {
-      groups.push(
-        trenchRuleGroup({
-          namespace: t.namespace,
-          trench: t.name,
-          ...t.alerts,
-          backupSchedule: t.backupSchedule,
-        }),
-      );
-    }
+    const alerting = props.alerting ?? (Value.Default(AlertingSchema, {}) as Alerting);
+    const groups = allRuleGroups(alerting.runbookUrl);
     const promConfig = {
       global: { scrape_interval: '30s', evaluation_interval: '30s' },
       rule_files: ['/etc/prometheus/rules/*.yaml'],
+      alerting: {
+        alertmanagers: [
+          { static_configs: [{ targets: [`alertmanager.${namespace}.svc:${ALERTMANAGER_PORT}`] }] },
+        ],
+      },
       scrape_configs: [
         {
           job_name: OPERATOR_JOB,
@@ -173,6 +176,27 @@ export class MonitoringChart extends Chart {
           static_configs: [{ targets: [`kube-state-metrics.${namespace}.svc:${KSM_PORT}`] }],
         },
         {
+          // Container CPU and memory, for the alerts on use against limits. Straight from
+          // each kubelet (the nodes/metrics right), not through the API server's node proxy,
+          // whose nodes/proxy right would also open the kubelet's exec endpoints.
+          job_name: 'kubelet-cadvisor',
+          scheme: 'https',
+          metrics_path: '/metrics/cadvisor',
+          authorization: {
+            credentials_file: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+          },
+          // Kubelet serving certificates are self-signed on most clusters.
+          tls_config: { insecure_skip_verify: true },
+          kubernetes_sd_configs: [{ role: 'node' }],
+          metric_relabel_configs: [
+            {
+              source_labels: ['__name__'],
+              regex: 'container_cpu_usage_seconds_total|container_memory_working_set_bytes',
+              action: 'keep',
+            },
+          ],
+        },
+        {
           job_name: 'trench-pods',
           kubernetes_sd_configs: [{ role: 'pod' }],
           relabel_configs: [
@@ -183,6 +207,13 @@ export class MonitoringChart extends Chart {
               ],
               regex: 'true;trench',
               action: 'keep',
+            },
+            {
+              // The operator is the trench-operator job, with honor_labels: scraped here too,
+              // its series would land under a Trench named trench-operator.
+              source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'],
+              regex: OPERATOR_NAME,
+              action: 'drop',
             },
             {
               source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
@@ -231,6 +262,8 @@ export class MonitoringChart extends Chart {
         resources: ['endpointslices'],
         verbs: ['get', 'list', 'watch'],
       },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes/metrics'], verbs: ['get'] },
     ]);
     this.workload('prometheus', labelsOf('prometheus'), selectorOf('prometheus'), {
       image: images.prometheus,
@@ -256,6 +289,47 @@ export class MonitoringChart extends Chart {
       resources: {
         requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '2Gi' },
         limits: { cpu: '1', memory: '1Gi', 'ephemeral-storage': PROMETHEUS_STORAGE_LIMIT },
+      },
+    });
+
+    // --- Alertmanager ----------------------------------------------------------------------
+    const secretKeys = secretKeysOf(alerting);
+    new kplus.ConfigMap(this, 'AlertmanagerConfig', {
+      metadata: { name: 'alertmanager-config', labels: labelsOf('alertmanager') },
+      data: {
+        'alertmanager.yml': toYaml(alertmanagerConfig(alerting, ALERTMANAGER_SECRETS_DIR)),
+      },
+    });
+    this.workload('alertmanager', labelsOf('alertmanager'), selectorOf('alertmanager'), {
+      image: images.alertmanager,
+      user: NOBODY,
+      port: ALERTMANAGER_PORT,
+      args: [
+        '--config.file=/etc/alertmanager/alertmanager.yml',
+        '--storage.path=/alertmanager',
+        // One replica: no gossip peers to find, and no port 9094 to open.
+        '--cluster.listen-address=',
+      ],
+      health: '/-/healthy',
+      ready: '/-/ready',
+      mounts: [
+        { name: 'config', mountPath: '/etc/alertmanager', configMap: 'alertmanager-config' },
+        // One volume per Secret, holding just the keys the receivers name; a Secret that does
+        // not exist keeps the pod in ContainerCreating with an event that names it.
+        ...[...new Set(secretKeys.map((r) => r.name))].map((secret, i) => ({
+          name: `secret-${i}`,
+          mountPath: `${ALERTMANAGER_SECRETS_DIR}/${secret}`,
+          secret: {
+            name: secret,
+            keys: secretKeys.filter((r) => r.name === secret).map((r) => r.key),
+          },
+        })),
+        // Silences and the notification log.
+        { name: 'data', mountPath: '/alertmanager' },
+      ],
+      resources: {
+        requests: { cpu: '20m', memory: '32Mi', 'ephemeral-storage': '32Mi' },
+        limits: { cpu: '200m', memory: '128Mi', 'ephemeral-storage': '256Mi' },
       },
     });
 
@@ -291,11 +365,9 @@ export class MonitoringChart extends Chart {
     );
 
     // --- Grafana ------------------------------------------------------------------------
-    const dashboards: Record<string, string> = {};
-    for (const t of props.trenches ?? []) {
-      dashboards[`${dashboardUid(t.namespace, t.name)}.json`] =
-        `${JSON.stringify(trenchDashboard(t.namespace, t.name), null, 2)}\n`;
-    }
+    const dashboards = {
+      [`${DASHBOARD_UID}.json`]: `${JSON.stringify(trenchDashboard(), null, 2)}\n`,
+    };
     new kplus.ConfigMap(this, 'GrafanaProvisioning', {
       metadata: { name: 'grafana-provisioning', labels: labelsOf('grafana') },
       data: {
@@ -402,10 +474,18 @@ export class MonitoringChart extends Chart {
               },
             ],
           },
+          // The kubelets' cAdvisor, on the nodes' own addresses, which no selector matches.
+          { ports: [tcp(KUBELET_PORT)] },
           // Kubernetes service discovery.
           apiServer,
           DNS_EGRESS,
         ],
+      });
+      this.networkPolicy('alertmanager', labelsOf('alertmanager'), selectorOf('alertmanager'), {
+        ingress: [{ from: [local('prometheus')], ports: [tcp(ALERTMANAGER_PORT)] }],
+        // The receivers are outside the cluster (or anywhere, for a webhook): any address, on
+        // exactly the ports they use.
+        egress: [{ ports: receiverPorts(alerting).map(tcp) }, DNS_EGRESS],
       });
       // No ingress rule: nothing in the cluster needs to open Grafana.
       this.networkPolicy('grafana', labelsOf('grafana'), selectorOf('grafana'), {
@@ -490,7 +570,13 @@ export class MonitoringChart extends Chart {
       readyPort?: number;
       serviceAccount?: string;
       env?: EnvVar[];
-      mounts: { name: string; mountPath: string; configMap?: string; items?: string[] }[];
+      mounts: {
+        name: string;
+        mountPath: string;
+        configMap?: string;
+        items?: string[];
+        secret?: { name: string; keys: string[] };
+      }[];
       resources: { requests: Record<string, string>; limits: Record<string, string> };
     },
   ): void {
@@ -534,15 +620,24 @@ export class MonitoringChart extends Chart {
       pod: o.mounts.length
         ? {
             volumes: o.mounts.map((m) =>
-              m.configMap
+              m.secret
                 ? {
                     name: m.name,
-                    configMap: {
-                      name: m.configMap,
-                      ...(m.items ? { items: m.items.map((k) => ({ key: k, path: k })) } : {}),
+                    secret: {
+                      secretName: m.secret.name,
+                      items: m.secret.keys.map((k) => ({ key: k, path: k })),
+                      defaultMode: 0o440,
                     },
                   }
-                : { name: m.name, emptyDir: {} },
+                : m.configMap
+                  ? {
+                      name: m.name,
+                      configMap: {
+                        name: m.configMap,
+                        ...(m.items ? { items: m.items.map((k) => ({ key: k, path: k })) } : {}),
+                      },
+                    }
+                  : { name: m.name, emptyDir: {} },
             ),
           }
         : {},
@@ -566,4 +661,17 @@ export class MonitoringChart extends Chart {
       },
     });
   }
+}
+
+/** The TCP ports the receivers reach: HTTPS for the chat and paging services, SMTP, webhooks. */
+export function receiverPorts(alerting: Alerting): number[] {
+  const ports = new Set<number>([443]);
+  for (const r of [alerting.paging, alerting.chat]) {
+    if (r.email) ports.add(Number(r.email.smarthost.split(':')[1]));
+    if (r.webhook) {
+      const url = new URL(r.webhook.url);
+      ports.add(url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
 }

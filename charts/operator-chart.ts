@@ -1,6 +1,7 @@
 // The operator's install: its namespace, ServiceAccount, least-privilege RBAC (no wildcards),
 // a Deployment with probes and the restricted security context, a metrics Service, a
 // PodDisruptionBudget, a NetworkPolicy, and the CRDs it serves.
+import { Value } from '@sinclair/typebox/value';
 import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
@@ -30,10 +31,11 @@ import {
   tcp,
 } from './constructs/network.js';
 import { REDIS_PORT } from './constructs/redis.js';
-import { operatorRuleGroup } from './lib/alerts.js';
+import { type Alerting, AlertingSchema, alertmanagerConfigSpec } from './lib/alertmanager.js';
+import { allRuleGroups } from './lib/alerts.js';
+import { DASHBOARD_UID, trenchDashboard } from './lib/dashboard.js';
 import { formatGrafanaAdminSecretRef, type GrafanaAdminSecretRef } from './lib/grafana-admin.js';
 import { OPERATOR_JOB } from './lib/metrics.js';
-import { toYaml } from './lib/yaml.js';
 import { operatorClusterRules } from './operator-kinds.js';
 
 export { operatorClusterRules };
@@ -83,6 +85,11 @@ export interface OperatorChartProps {
   readonly grafanaAdminSecret?: GrafanaAdminSecretRef;
   /** Value of app.kubernetes.io/managed-by. @default 'cdk8s' */
   readonly managedBy?: string;
+  /**
+   * With prometheusOperator: the receivers of an AlertmanagerConfig in the operator's
+   * namespace, and the runbook link of the PrometheusRule. @default no receivers
+   */
+  readonly alerting?: Alerting;
 }
 
 export class OperatorChart extends Chart {
@@ -302,11 +309,27 @@ export class OperatorChart extends Chart {
           endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', honorLabels: true }],
         },
       });
+      const alerting = props.alerting ?? (Value.Default(AlertingSchema, {}) as Alerting);
+      // Every Trench's rules, once: they join the thresholds this operator exports.
       new ApiObject(this, 'PrometheusRule', {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
         metadata: { name: OPERATOR_NAME, labels },
-        spec: { groups: [operatorRuleGroup()] },
+        spec: { groups: allRuleGroups(alerting.runbookUrl) },
+      });
+      new ApiObject(this, 'AlertmanagerConfig', {
+        apiVersion: 'monitoring.coreos.com/v1alpha1',
+        kind: 'AlertmanagerConfig',
+        metadata: { name: OPERATOR_NAME, labels },
+        spec: alertmanagerConfigSpec(alerting),
+      });
+      // One dashboard for every Trench, for Grafana's dashboard sidecar (its Helm chart's label).
+      new kplus.ConfigMap(this, 'Dashboard', {
+        metadata: {
+          name: `${OPERATOR_NAME}-dashboard`,
+          labels: { ...labels, grafana_dashboard: '1' },
+        },
+        data: { [`${DASHBOARD_UID}.json`]: `${JSON.stringify(trenchDashboard(), null, 2)}\n` },
       });
     }
   }
@@ -336,9 +359,4 @@ export function grafanaAdminSecretRbac(
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
     subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace: props.operatorNamespace }],
   });
-}
-
-/** The operator's rule file for a Prometheus configured by hand. */
-export function operatorRulesYaml(): string {
-  return toYaml({ groups: [operatorRuleGroup()] });
 }

@@ -9,8 +9,13 @@ export interface OperatorKind {
   readonly kind: string;
   /** The resource name RBAC uses. */
   readonly plural: string;
-  /** rendered: a child of a Trench (applied, pruned); generated: created once, never changed. */
-  readonly role: 'rendered' | 'generated';
+  /**
+   * rendered: a child of a Trench (applied, pruned); generated: created once, never changed;
+   * retired: rendered by an older version and no longer, watched only so that prune deletes
+   * what an upgraded Trench still owns (the per-Trench rule and dashboard ConfigMaps and
+   * PrometheusRules, before one rule set covered every Trench).
+   */
+  readonly role: 'rendered' | 'generated' | 'retired';
   /** Only where the Prometheus Operator is installed (its CRDs exist). */
   readonly prometheusOperator?: boolean;
 }
@@ -21,7 +26,7 @@ export const OPERATOR_KINDS: readonly OperatorKind[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', role: 'rendered' },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', role: 'rendered' },
   { apiVersion: 'v1', kind: 'Service', plural: 'services', role: 'rendered' },
-  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', role: 'rendered' },
+  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', role: 'retired' },
   {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -59,7 +64,7 @@ export const OPERATOR_KINDS: readonly OperatorKind[] = [
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',
     plural: 'prometheusrules',
-    role: 'rendered',
+    role: 'retired',
     prometheusOperator: true,
   },
 ];
@@ -102,12 +107,10 @@ export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] 
     },
   ];
   for (const k of operatorKinds(prometheusOperator)) {
-    // Generated Secrets are created once and never changed or deleted by the operator.
-    rules.push({
-      apiGroups: [groupOf(k.apiVersion)],
-      resources: [k.plural],
-      verbs: k.role === 'generated' ? [...READ, 'create'] : OWN,
-    });
+    // Generated Secrets are created once and never changed or deleted by the operator;
+    // retired kinds are only ever deleted.
+    const verbs = { rendered: OWN, generated: [...READ, 'create'], retired: [...READ, 'delete'] };
+    rules.push({ apiGroups: [groupOf(k.apiVersion)], resources: [k.plural], verbs: verbs[k.role] });
   }
   rules.push({ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] });
   return rules;

@@ -3,7 +3,6 @@
 import { App } from 'cdk8s';
 import { trenchCrds } from './api/crds.js';
 import { API_VERSION } from './api/trench.js';
-import { applyTrenchDefaults } from './api/validate.js';
 import { type Manifest, manifestsOf } from './constructs/common.js';
 import type { GrafanaAdminSecretRef } from './lib/grafana-admin.js';
 import { canonical } from './lib/json.js';
@@ -59,6 +58,7 @@ export function synthesize(values: Values): SynthOutput {
     networkPolicy: values.networkPolicies,
     apiServerPorts: values.apiServerPorts,
     grafanaAdminSecret: grafanaAdminSecretRef(values),
+    alerting: values.alerting,
     crds: false,
   });
   dist.set(
@@ -74,15 +74,7 @@ export function synthesize(values: Values): SynthOutput {
       networkPolicies: values.networkPolicies,
       apiServerPorts: values.apiServerPorts,
       grafanaAdminSecret: values.monitoring.grafana.adminSecret,
-      trenches: values.environments.map((env) => {
-        const spec = applyTrenchDefaults(env.spec);
-        return {
-          namespace: env.namespace,
-          name: env.name,
-          alerts: spec.monitoring.alerts,
-          backupSchedule: spec.backup.suspend ? undefined : spec.backup.schedule,
-        };
-      }),
+      alerting: values.alerting,
     });
     dist.set(
       '0002-monitoring.k8s.yaml',

@@ -144,8 +144,6 @@ export class TrenchChart extends Chart {
       new Monitoring(this, 'Monitoring', {
         ...common,
         namespace: props.namespace,
-        alerts: spec.monitoring.alerts,
-        backupSchedule: spec.backup.suspend ? undefined : spec.backup.schedule,
         apiMetricsPort: metricsPort,
         apiMetricsPath: spec.api.metricsPath,
         workerMetricsPort: spec.worker.metricsPort,

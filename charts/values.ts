@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { StringEnum } from './api/kit.js';
 import { validateTrenchName, validateTrenchSpec } from './api/validate.js';
 import { NAMESPACE_PATTERN } from './constructs/common.js';
+import { AlertingSchema } from './lib/alertmanager.js';
 
 const NAME = NAMESPACE_PATTERN;
 
@@ -32,6 +33,7 @@ export const ValuesSchema = Type.Object({
           prometheus: Type.Optional(Type.String({ minLength: 1 })),
           grafana: Type.Optional(Type.String({ minLength: 1 })),
           kubeStateMetrics: Type.Optional(Type.String({ minLength: 1 })),
+          alertmanager: Type.Optional(Type.String({ minLength: 1 })),
         },
         { default: {} },
       ),
@@ -48,6 +50,7 @@ export const ValuesSchema = Type.Object({
     },
     { default: {} },
   ),
+  alerting: AlertingSchema,
   environments: Type.Array(
     Type.Object({
       name: Type.String({ minLength: 1 }),

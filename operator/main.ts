@@ -19,18 +19,22 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Trench } from '../charts/api/trench.js';
 import { DEFAULT_OPERATOR_PEER, DEFAULT_PROMETHEUS_PEER } from '../charts/constructs/network.js';
 import {
   type GrafanaAdminSecretRef,
   parseGrafanaAdminSecretRef,
 } from '../charts/lib/grafana-admin.js';
 import { ensureGrafanaAdminSecretUntilDone } from './monitoring/grafana-admin.js';
+import { registerThresholdMetrics } from './monitoring/thresholds.js';
 import { SharedInformers } from './runtime/cache.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
 import { createMetrics } from './runtime/metrics.js';
+import type { KubeObject } from './runtime/types.js';
 import { scalingController } from './scaling/setup.js';
+import { TRENCH } from './trench/kinds.js';
 import { trenchController } from './trench/setup.js';
 
 export interface OperatorConfig {
@@ -112,6 +116,8 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   });
   const metrics = createMetrics();
   const scaling = scalingController({ client, informers, log, metrics });
+  const trenches = informers.informer<Trench & KubeObject>(TRENCH);
+  registerThresholdMetrics(metrics.registry, () => trenches.list());
   const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
   const manager = new Manager({
     client,

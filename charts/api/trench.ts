@@ -377,21 +377,70 @@ export const BackupSpecSchema = Type.Object(
   { default: {}, description: 'Scheduled PostgreSQL dumps kept on a PVC.' },
 );
 
+type AlertLevelPair = Record<string, number>;
+
+/** Each warning level at most its critical one, so a page never comes without its warning. */
+const alertLevelRules: Rule<AlertLevelPair>[] = (
+  [
+    ['errorRateWarning', 'errorRate'],
+    ['p95LatencySeconds', 'p95LatencySecondsCritical'],
+    ['queueBacklogWarning', 'queueBacklog'],
+    ['resourceUsage', 'resourceUsageCritical'],
+  ] as const
+).map(([warning, critical]) => ({
+  rule: `self.${warning} <= self.${critical}`,
+  message: `spec.monitoring.alerts.${warning} (warning) must be less than or equal to ${critical} (critical)`,
+  fieldPath: `.${warning}`,
+  holds: (s: AlertLevelPair) => (s[warning] ?? 0) <= (s[critical] ?? 0),
+}));
+
+const share = (fallback: number, description: string) =>
+  Type.Number({ exclusiveMinimum: 0, maximum: 1, default: fallback, description });
+
 export const MonitoringSpecSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: true }),
+    enabled: Type.Boolean({
+      default: true,
+      description:
+        'Scrape the Trench and alert on it; false exports no thresholds, so no rule matches it.',
+    }),
     alerts: Type.Object(
       {
-        errorRate: Type.Number({
+        errorRate: share(0.05, 'Share of 5xx responses over 2 minutes that pages (critical).'),
+        errorRateWarning: share(
+          0.01,
+          'Share of 5xx responses over 2 minutes sent to chat (warning).',
+        ),
+        p95LatencySeconds: Type.Number({
           exclusiveMinimum: 0,
-          maximum: 1,
-          default: 0.05,
-          description: 'Share of 5xx responses over 5 minutes.',
+          default: 2,
+          description: 'API p95 latency over 5 minutes sent to chat (warning).',
         }),
-        p95LatencySeconds: Type.Number({ exclusiveMinimum: 0, default: 2 }),
-        queueBacklog: Type.Integer({ minimum: 1, default: 1000 }),
+        p95LatencySecondsCritical: Type.Number({
+          exclusiveMinimum: 0,
+          default: 5,
+          description: 'API p95 latency over 5 minutes that pages (critical).',
+        }),
+        queueBacklog: Type.Integer({
+          minimum: 1,
+          default: 1000,
+          description: 'Jobs waiting in one queue that page (critical).',
+        }),
+        queueBacklogWarning: Type.Integer({
+          minimum: 1,
+          default: 500,
+          description: 'Jobs waiting in one queue sent to chat (warning).',
+        }),
+        resourceUsage: share(
+          0.8,
+          "A container's CPU or memory use as a share of its limit sent to chat (warning).",
+        ),
+        resourceUsageCritical: share(
+          0.95,
+          "A container's CPU or memory use as a share of its limit that pages (critical).",
+        ),
       },
-      { default: {} },
+      { default: {}, ...rules(...alertLevelRules) },
     ),
   },
   { default: {} },

@@ -1,9 +1,11 @@
-// A Grafana dashboard for one Trench: traffic, errors, latency, queue backlog, pods, backups.
-import { createHash } from 'node:crypto';
+// One Grafana dashboard for every Trench: traffic, errors, latency, queue backlog, workers,
+// backups, with `namespace` and `trench` variables filled from the Trenches the operator
+// reports as monitored, so a Trench made by hand shows up without a new dashboard.
 import {
   BACKUP_LAST_SUCCESS,
   HTTP_DURATION_BUCKET,
   HTTP_REQUESTS,
+  MONITORED,
   WORKER_BACKLOG,
 } from './metrics.js';
 
@@ -17,14 +19,12 @@ interface Panel {
   fieldConfig: { defaults: { unit: string }; overrides: never[] };
 }
 
-/** Grafana uids are at most 40 characters; a hash keeps them short, unique and stable. */
-export function dashboardUid(namespace: string, trench: string): string {
-  return `trench-${createHash('sha256').update(`${namespace}/${trench}`).digest('hex').slice(0, 16)}`;
-}
+/** The dashboard's uid (Grafana allows at most 40 characters). */
+export const DASHBOARD_UID = 'trench-overview';
 
-export function trenchDashboard(namespace: string, trench: string): Record<string, unknown> {
-  const sel = `namespace="${namespace}",trench="${trench}"`;
-  // A Grafana template variable, not a JavaScript placeholder.
+export function trenchDashboard(): Record<string, unknown> {
+  // Grafana template variables, not JavaScript placeholders.
+  const sel = 'namespace="$namespace",trench="$trench"';
   // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana syntax
   const ds = { type: 'prometheus', uid: '${datasource}' };
   const specs: [string, string, string, string][] = [
@@ -51,11 +51,17 @@ export function trenchDashboard(namespace: string, trench: string): Record<strin
     ['Queue backlog', `max(${WORKER_BACKLOG}{${sel}})`, 'backlog', 'short'],
     [
       'Worker replicas',
-      `kube_deployment_status_replicas{namespace="${namespace}",deployment="${trench}-worker"}`,
+      'kube_deployment_status_replicas{namespace="$namespace",deployment="$trench-worker"}',
       'workers',
       'short',
     ],
     ['Backup age', `time() - max(${BACKUP_LAST_SUCCESS}{${sel}})`, 'age', 's'],
+    [
+      'Firing alerts',
+      `sum by (alertname, severity) (ALERTS{alertstate="firing",${sel}})`,
+      '{{alertname}} {{severity}}',
+      'short',
+    ],
   ];
   const panels: Panel[] = specs.map(([title, expr, legendFormat, unit], i) => ({
     id: i + 1,
@@ -67,8 +73,8 @@ export function trenchDashboard(namespace: string, trench: string): Record<strin
     fieldConfig: { defaults: { unit }, overrides: [] },
   }));
   return {
-    uid: dashboardUid(namespace, trench),
-    title: `Trench ${namespace}/${trench}`,
+    uid: DASHBOARD_UID,
+    title: 'Trench',
     tags: ['trench'],
     timezone: 'utc',
     schemaVersion: 39,
@@ -76,8 +82,28 @@ export function trenchDashboard(namespace: string, trench: string): Record<strin
     refresh: '30s',
     time: { from: 'now-6h', to: 'now' },
     templating: {
-      list: [{ name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source' }],
+      list: [
+        { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source' },
+        variable('namespace', `label_values(${MONITORED}, namespace)`, ds),
+        variable('trench', `label_values(${MONITORED}{namespace="$namespace"}, trench)`, ds),
+      ],
     },
     panels,
+  };
+}
+
+function variable(name: string, query: string, datasource: { type: string; uid: string }) {
+  return {
+    name,
+    label: name === 'trench' ? 'Trench' : 'Namespace',
+    type: 'query',
+    datasource,
+    query: { query, refId: name },
+    definition: query,
+    // On dashboard load: a Trench created a minute ago is in the list.
+    refresh: 1,
+    sort: 1,
+    includeAll: false,
+    multi: false,
   };
 }

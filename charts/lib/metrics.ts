@@ -1,14 +1,24 @@
 // The metric contract between the product, the operator and the alert rules. The API must
-// expose these (prom-client's defaults for an HTTP middleware), the operator exports its own.
+// expose the HTTP ones (prom-client's defaults for an HTTP middleware) and the dependency
+// gauge; the operator exports its own.
 
 /** Counter of API responses, label `code` (HTTP status). */
 export const HTTP_REQUESTS = 'http_requests_total';
 /** Histogram of API response times in seconds. */
 export const HTTP_DURATION_BUCKET = 'http_request_duration_seconds_bucket';
-/** Gauge exported by the operator: waiting + delayed jobs of a Trench's queues. */
+/**
+ * Gauge of the API: 1 when its last health check reached a dependency, else 0; label
+ * `dependency` is `database` or `redis`. The database alert reads it.
+ */
+export const DEPENDENCY_UP = 'app_dependency_up';
+/** Gauge exported by the operator: waiting + delayed jobs of a Trench's queue. */
 export const WORKER_BACKLOG = 'trench_worker_backlog';
 /** Gauge exported by the operator: Unix time of the Trench's last successful backup. */
 export const BACKUP_LAST_SUCCESS = 'trench_backup_last_success_timestamp_seconds';
+/** Gauge exported by the operator: one threshold of a monitored Trench, labels alert, severity. */
+export const ALERT_THRESHOLD = 'trench_alert_threshold';
+/** Gauge exported by the operator: 1 for each Trench with monitoring enabled. */
+export const MONITORED = 'trench_monitoring_enabled';
 /** The scrape job (and Service) name of the operator. */
 export const OPERATOR_JOB = 'trench-operator';
 

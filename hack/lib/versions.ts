@@ -9,6 +9,14 @@ import { fileURLToPath } from 'node:url';
 export const KWOK_MODULE = 'sigs.k8s.io/kwok';
 export const KWOK_VERSION = 'v0.7.0';
 
+/**
+ * The Prometheus Operator whose CRDs the tests validate our ServiceMonitor, PodMonitor,
+ * PrometheusRule and AlertmanagerConfig objects against; its Go module carries them in
+ * example/prometheus-operator-crd/, so the Go module proxy serves them.
+ */
+export const PROMETHEUS_OPERATOR_MODULE = 'github.com/prometheus-operator/prometheus-operator';
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.77.1';
+
 export const GO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'go');
 
 export interface Versions {

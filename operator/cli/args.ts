@@ -131,7 +131,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
 export const USAGE = `kubectl trench: inspect Trenches (playtrenches.xyz/v1alpha1)
 
 Usage:
-  kubectl trench status NAME [flags]   one Trench: phase, conditions, replicas, rollout, backups
+  kubectl trench status NAME [flags]   one Trench: phase, conditions, replicas, rollout, backups,
+                                       firing and pending alerts from its Prometheus (text only)
   kubectl trench list [flags]          a table of the Trenches in a namespace (or all, with -A)
   kubectl trench version               the plugin's version
   kubectl trench help                  this text

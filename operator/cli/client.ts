@@ -1,8 +1,12 @@
-// The plugin's only I/O with the API server: load the kubeconfig as kubectl would, read
-// Trenches and TrenchBackups, and turn every failure into one CliError with the exit code
-// scripts rely on and a message that names the server, object or file.
+// The plugin's only I/O: load the kubeconfig as kubectl would, read Trenches and
+// TrenchBackups, and turn every failure into one CliError with the exit code scripts rely on
+// and a message that names the server, object or file. Also asks a Trench's Prometheus for
+// its alerts, directly or through the API server's service proxy.
+import http from 'node:http';
+import https from 'node:https';
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../charts/api/trench.js';
+import type { PrometheusTarget } from './alerts.js';
 import { EXIT, type LiveTrench, type LiveTrenchBackup } from './format.js';
 
 export class CliError extends Error {
@@ -19,6 +23,8 @@ export interface Connection {
   /** The namespace to use when -n is not given: the context's, else `default`. */
   readonly defaultNamespace: string;
   readonly api: CustomObjectsApi;
+  /** The loaded kubeconfig, for requests the generated clients do not make (service proxy). */
+  readonly kc: KubeConfig;
   readonly timeoutMs: number;
 }
 
@@ -59,6 +65,7 @@ export function connect({ kubeconfig, context, timeoutMs = 30_000 }: ConnectOpti
     server: cluster.server,
     defaultNamespace: kc.getContextObject(kc.getCurrentContext())?.namespace || 'default',
     api: kc.makeApiClient(CustomObjectsApi),
+    kc,
     timeoutMs,
   };
 }
@@ -121,6 +128,65 @@ export async function listBackups(
   } catch (error) {
     throw toCliError(error, conn, `TrenchBackups in namespace ${JSON.stringify(namespace)}`, {});
   }
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * Prometheus's answer to `GET /api/v1/alerts`, whatever its status; rejects only when there is
+ * no answer (refused, unknown host, TLS failure, nothing within `timeoutMs`). Through the
+ * proxy the request carries the kubeconfig's credentials and TLS settings, as every other
+ * request of the plugin does. Not CoreV1Api's connectGetNamespacedServiceProxyWithPath: it
+ * percent-encodes the slashes of the path (`api%2Fv1%2Falerts`) and turns a failure's body
+ * into an ApiException; here every answer is decoded in one place (decodeAlerts).
+ */
+export async function getAlerts(
+  conn: Pick<Connection, 'server' | 'kc'>,
+  target: PrometheusTarget,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (target.via === 'direct') {
+    const { basicAuth } = target;
+    if (basicAuth) {
+      headers.Authorization = `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString('base64')}`;
+    }
+    return httpGet(new URL(target.url), { headers }, timeoutMs);
+  }
+  const options: https.RequestOptions = { headers };
+  await conn.kc.applyToHTTPSOptions(options);
+  // The server URL may carry a path (Rancher's /k8s/clusters/ID): the proxy path goes after it.
+  return httpGet(new URL(`${conn.server.replace(/\/+$/, '')}${target.path}`), options, timeoutMs);
+}
+
+function httpGet(url: URL, options: https.RequestOptions, timeoutMs: number): Promise<HttpAnswer> {
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...options, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', fail);
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    // One deadline for connecting and reading the whole body: a Prometheus that answers the
+    // headers and then stalls must not hold the status either.
+    const timer = setTimeout(() => {
+      reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', fail);
+    req.end();
+  });
 }
 
 /**
@@ -203,7 +269,7 @@ export function toCliError(
   );
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   // node-fetch's FetchError carries the system code (ECONNREFUSED...) apart from its message.
   const code = (error as Error & { code?: unknown }).code;

@@ -2,9 +2,13 @@
 // objects read and `now`: no clock, no I/O, so every line has a table test.
 import { stringify } from 'yaml';
 import type { TrenchBackupSpec, TrenchBackupStatus } from '../../charts/api/backup.js';
-import type { TrenchStatus } from '../../charts/api/trench.js';
+import type { RolloutSpec, TrenchStatus } from '../../charts/api/trench.js';
+import { type AlertsResult, alertOrder } from './alerts.js';
 
-/** A Trench as the API server returns it; the spec is not printed, so it stays opaque. */
+/**
+ * A Trench as the API server returns it. Of the spec only the Prometheus URL is read (for the
+ * Alerts section); the API server validated it against the CRD schema.
+ */
 export interface LiveTrench {
   apiVersion?: string;
   kind?: string;
@@ -14,7 +18,7 @@ export interface LiveTrench {
     generation?: number;
     creationTimestamp?: string;
   };
-  spec?: unknown;
+  spec?: { readonly rollout?: { readonly analysis?: Partial<RolloutSpec['analysis']> } };
   status?: TrenchStatus;
 }
 
@@ -98,6 +102,7 @@ const NONE = 'none';
 export function formatStatus(
   trench: LiveTrench,
   backups: readonly LiveTrenchBackup[] | { readonly error: string },
+  alerts: AlertsResult,
   now: Date,
 ): string {
   const s = trench.status ?? {};
@@ -200,7 +205,39 @@ export function formatStatus(
     );
   } else if (backupFields.length === 0) lines.push(`  ${NONE}`);
 
+  lines.push('Alerts:');
+  lines.push(...alertLines(alerts, now));
+
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The Trench's active alerts, most urgent first, or one line saying why none can be shown.
+ * FOR is the time since the alert became active (for a firing one this includes its pending
+ * `for:` duration), in AGE's format.
+ */
+function alertLines(alerts: AlertsResult, now: Date): string[] {
+  switch (alerts.kind) {
+    case 'unconfigured':
+      return ['  (no spec.rollout.analysis.prometheusUrl: no Prometheus to ask)'];
+    case 'unreachable':
+      return [`  (Prometheus ${alerts.url} not reachable: ${alerts.reason})`];
+    case 'alerts':
+      if (alerts.alerts.length === 0) return [`  ${NONE}`];
+      return indent(
+        table(
+          ['SEVERITY', 'ALERT', 'STATE', 'FOR', 'SUMMARY'],
+          alertOrder(alerts.alerts).map((a) => [
+            a.labels.severity || '-',
+            a.labels.alertname || '-',
+            a.state,
+            formatAge(a.activeAt, now),
+            // A multi-line summary would break the table's rows.
+            a.annotations.summary?.replace(/\s+/g, ' ').trim() || '-',
+          ]),
+        ),
+      );
+  }
 }
 
 /** The TrenchBackups of one Trench, newest first; ties (same second) by name, descending. */

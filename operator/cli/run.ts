@@ -1,14 +1,24 @@
 // The `kubectl trench` command as a function of argv: parsing, the API reads and formatting
-// wired together (every decision lives in args.ts and format.ts). main.ts runs it.
+// wired together (every decision lives in args.ts, format.ts and alerts.ts). main.ts runs it.
 import { readFileSync } from 'node:fs';
+import {
+  type AlertsResult,
+  decodeAlerts,
+  prometheusTarget,
+  prometheusUrlOf,
+  redact,
+  trenchAlerts,
+} from './alerts.js';
 import { parseArgs, USAGE } from './args.js';
 import {
   CliError,
   type Connection,
   connect,
+  getAlerts,
   getTrench,
   listBackups,
   listTrenches,
+  messageOf,
 } from './client.js';
 import {
   backupsOf,
@@ -16,6 +26,7 @@ import {
   emptyListMessage,
   formatList,
   formatStatus,
+  type LiveTrench,
   type LiveTrenchBackup,
   statusExitCode,
   toJson,
@@ -68,7 +79,13 @@ export async function run(
     if (o.verb === 'status') {
       const trench = await getTrench(conn, namespace, o.name!);
       if (o.output !== 'text') io.out(render(o.output, trench));
-      else io.out(formatStatus(trench, await backupsOrError(conn, namespace, o.name!), now()));
+      else {
+        const [backups, alerts] = await Promise.all([
+          backupsOrError(conn, namespace, o.name!),
+          alertsOf(conn, trench),
+        ]);
+        io.out(formatStatus(trench, backups, alerts, now()));
+      }
       return statusExitCode(trench);
     }
     const items = await listTrenches(conn, o.allNamespaces ? undefined : namespace);
@@ -100,6 +117,45 @@ async function backupsOrError(
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/**
+ * Short next to the API server's 30 s: the alerts are extra detail, and a Prometheus that
+ * does not answer (a dropped port, a proxy to a pod that hangs) should not hold the status
+ * that a script is waiting on for long.
+ */
+const ALERTS_TIMEOUT_MS = 3_000;
+
+/**
+ * The Alerts section, like Backups, never fails the status or changes its exit code: each
+ * failure becomes the reason printed in place of the alerts.
+ */
+async function alertsOf(conn: Connection, trench: LiveTrench): Promise<AlertsResult> {
+  const raw = prometheusUrlOf(trench);
+  if (raw === undefined) return { kind: 'unconfigured' };
+  const parsed = prometheusTarget(raw);
+  if (!parsed.ok) return { kind: 'unreachable', url: redact(raw), reason: parsed.error };
+  const target = parsed.target;
+  const via = target.via === 'proxy' ? `through the service proxy of ${conn.server}: ` : '';
+  const unreachable = (reason: string): AlertsResult => ({
+    kind: 'unreachable',
+    url: target.display,
+    reason: `${via}${reason}`,
+  });
+  let answer: { status: number; body: string };
+  try {
+    answer = await getAlerts(conn, target, ALERTS_TIMEOUT_MS);
+  } catch (error) {
+    return unreachable(messageOf(error));
+  }
+  const decoded = decodeAlerts(answer.status, answer.body);
+  if (!decoded.ok) return unreachable(decoded.error);
+  const { namespace, name } = trench.metadata;
+  return {
+    kind: 'alerts',
+    url: target.display,
+    alerts: trenchAlerts(decoded.alerts, namespace, name),
+  };
 }
 
 function render(format: 'json' | 'yaml', value: unknown): string {

@@ -227,7 +227,7 @@ const pruneChildren: Step = {
     const uid = pass.trench.metadata.uid!;
     const prunable = new Set(
       operatorKinds(deps.render?.prometheusOperator ?? false)
-        .filter((k) => k.role === 'rendered')
+        .filter((k) => k.role !== 'generated')
         .map(kindOf),
     );
     const existing = [...deps.owned.values()].flatMap((inf) => inf.listByOwner(uid));

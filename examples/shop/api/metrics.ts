@@ -32,7 +32,7 @@ export function createApiMetrics(): ApiMetrics {
       registers: [registry],
     }),
     dependencyUp: new Gauge({
-      name: 'shop_dependency_up',
+      name: 'app_dependency_up',
       help: 'Whether the last health check reached the dependency (database, redis)',
       labelNames: ['dependency'],
       registers: [registry],

@@ -4,15 +4,17 @@
 // and the exit code.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import type { LiveTrench } from '../../../operator/cli/format.js';
-import { kubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
+import { kubectl, mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
 import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
+import { type PrometheusServer, startPrometheus } from '../support/services.js';
 
 const PLUGIN = join(REPO_ROOT, 'operator', 'cli', 'kubectl-trench');
 const ns = useNamespace('cli');
@@ -78,7 +80,12 @@ beforeAll(async () => {
   });
   const applied = await kubectl(['apply', '-f', '-'], minimalTrench(ns.name));
   if (applied.code !== 0) throw new Error(`Applying the Trench failed: ${applied.stderr}`);
-  await waitFor(
+  await demoReady();
+});
+
+/** The demo Trench Ready with its current spec observed: `status` exits 0 again. */
+function demoReady(): Promise<LiveTrench> {
+  return waitFor(
     async () => {
       const t = await getTrench(ns.name, NAME);
       const ready = t.status?.conditions?.find((c) => c.type === 'Ready');
@@ -88,7 +95,7 @@ beforeAll(async () => {
     },
     { what: `Trench ${NAME} to become Ready`, timeoutMs: 120_000 },
   );
-});
+}
 
 afterAll(async () => {
   await operator?.stop();
@@ -238,6 +245,235 @@ describe('kubectl trench list', () => {
     expect(empty.code).toBe(0);
     expect(empty.stdout).toBe('');
     expect(empty.stderr).toBe(`No Trenches found in namespace "${ns.name}-none"\n`);
+  });
+});
+
+// Last but one: each test changes the demo Trench's spec (its generation) and waits for the
+// operator to make it Ready again, so that the exit code it checks is the Ready one, 0.
+describe('kubectl trench status: Alerts', () => {
+  let prometheus: PrometheusServer | undefined;
+  // Endpoints may not name a loopback address, so the test Prometheus listens on the
+  // host's own address, where the API server (a host process) reaches it.
+  const hostIp = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+  const rule = (alert: string, trench: string, severity: string, forDuration: string) => ({
+    alert,
+    expr: 'vector(1)',
+    for: forDuration,
+    labels: { namespace: ns.name, trench, severity },
+    annotations: {
+      summary: `${alert} for the plugin test`,
+      description: 'Always true',
+      runbook_url: 'https://example.com/runbook',
+    },
+  });
+
+  beforeAll(async () => {
+    if (!hostIp) throw new Error('The service proxy test needs a non-loopback IPv4 address');
+    prometheus = await startPrometheus([], {
+      host: hostIp,
+      rules: JSON.stringify({
+        groups: [
+          {
+            name: 'cli-test',
+            rules: [
+              rule('TrenchCliAlwaysFiring', NAME, 'critical', '0s'),
+              rule('TrenchCliPendingForAnHour', NAME, 'warning', '1h'),
+              rule('TrenchCliOtherTrench', 'other', 'critical', '0s'),
+            ],
+          },
+        ],
+      }),
+    });
+    const url = prometheus.url;
+    await waitFor(
+      async () => {
+        const res = (await (await fetch(`${url}/api/v1/alerts`)).json()) as {
+          data: { alerts: unknown[] };
+        };
+        return res.data.alerts.length === 3 ? true : undefined;
+      },
+      { what: 'the three test alerts to be active', timeoutMs: 30_000 },
+    );
+  });
+
+  afterAll(async () => {
+    await prometheus?.stop();
+  });
+
+  async function setPrometheusUrl(url: string): Promise<void> {
+    await mustKubectl([
+      'patch',
+      'trench',
+      NAME,
+      '-n',
+      ns.name,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { rollout: { analysis: { prometheusUrl: url } } } }),
+    ]);
+    await demoReady();
+  }
+
+  const alertRows = new RegExp(
+    [
+      '^Alerts:',
+      ' {2}SEVERITY +ALERT +STATE +FOR +SUMMARY',
+      ' {2}critical +TrenchCliAlwaysFiring +firing +\\d+[smh]\\S* +TrenchCliAlwaysFiring for the plugin test',
+      ' {2}warning +TrenchCliPendingForAnHour +pending +\\d+[smh]\\S* +TrenchCliPendingForAnHour for the plugin test',
+      '$',
+    ].join('\n'),
+    'm',
+  );
+
+  it('says so when the Trench names no Prometheus', async () => {
+    const r = await trench('status', NAME, '-n', ns.name);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Alerts:\n {2}\(no spec\.rollout\.analysis\.prometheusUrl: no Prometheus to ask\)\n$/m,
+    );
+  });
+
+  it("lists the Trench's firing and pending alerts from a Prometheus it reaches directly", async () => {
+    await setPrometheusUrl(prometheus!.url);
+    const r = await trench('status', NAME, '-n', ns.name);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(alertRows);
+    // Labelled with another Trench of the same namespace: not this one's.
+    expect(r.stdout).not.toContain('TrenchCliOtherTrench');
+    // JSON stays the Trench object, as kubectl prints it; alerts are not part of it.
+    const json = await trench('status', NAME, '-n', ns.name, '-o', 'json');
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as LiveTrench).spec?.rollout?.analysis?.prometheusUrl).toBe(
+      prometheus!.url,
+    );
+  });
+
+  it('asks an in-cluster Prometheus through the API server, with the kubeconfig credentials', async () => {
+    const service = 'prometheus';
+    const url = `http://${service}.${ns.name}.svc:9090`;
+    await setPrometheusUrl(url);
+    const missing = await trench('status', NAME, '-n', ns.name);
+    expect(missing.code).toBe(0);
+    expect(missing.stdout).toMatch(
+      new RegExp(
+        `^Alerts:\\n {2}\\(Prometheus ${url.replaceAll('.', '\\.')} not reachable: through the service proxy of https://\\S+: HTTP 404: services "${service}" not found\\)\\n$`,
+        'm',
+      ),
+    );
+
+    // The proxy only forwards to an endpoint whose Pod has that IP (it checks the targetRef),
+    // so the host Prometheus gets a stand-in Pod: bound to a node that does not exist, so that
+    // neither the scheduler nor kwok writes its status, and given the host's address as its IP.
+    // Then a Service without a selector and Endpoints naming that Pod.
+    const { port, hostname } = new URL(prometheus!.url);
+    const pod = 'prometheus-0';
+    await mustKubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: pod, namespace: ns.name },
+        spec: {
+          nodeName: 'cli-test-no-such-node',
+          containers: [{ name: 'prometheus', image: 'prom/prometheus' }],
+        },
+      }),
+    );
+    await mustKubectl([
+      'patch',
+      'pod',
+      pod,
+      '-n',
+      ns.name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: { phase: 'Running', podIP: hostname, podIPs: [{ ip: hostname }] },
+      }),
+    ]);
+    await mustKubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: service, namespace: ns.name },
+            spec: { ports: [{ port: 9090, protocol: 'TCP' }] },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Endpoints',
+            metadata: { name: service, namespace: ns.name },
+            subsets: [
+              {
+                addresses: [
+                  { ip: hostname, targetRef: { kind: 'Pod', name: pod, namespace: ns.name } },
+                ],
+                ports: [{ port: Number(port), protocol: 'TCP' }],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const proxied = await waitFor(
+      async () => {
+        const r = await trench('status', NAME, '-n', ns.name);
+        // The Endpoints reach the proxy a moment after the apply; until then, say what it said.
+        if (!alertRows.test(r.stdout)) throw new Error(r.stdout.slice(r.stdout.indexOf('Alerts:')));
+        return r;
+      },
+      { what: 'the alerts through the service proxy', timeoutMs: 30_000 },
+    );
+    expect(proxied.code).toBe(0);
+    expect(proxied.stderr).toBe('');
+  });
+
+  it('prints why an unreachable Prometheus was not asked, and keeps the exit code', async () => {
+    await setPrometheusUrl('http://127.0.0.1:1');
+    const r = await trench('status', NAME, '-n', ns.name);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Alerts:\n {2}\(Prometheus http:\/\/127\.0\.0\.1:1 not reachable: connect ECONNREFUSED 127\.0\.0\.1:1\)\n$/m,
+    );
+    // The same for a Trench that is not Ready: still 1, not a failure of the plugin.
+    const idleTrench = JSON.parse(minimalTrench(idle.name, 'unreachable')) as {
+      spec: Record<string, unknown>;
+    };
+    idleTrench.spec.rollout = { analysis: { prometheusUrl: 'http://127.0.0.1:1' } };
+    await mustKubectl(['apply', '-f', '-'], JSON.stringify(idleTrench));
+    const notReady = await trench('status', 'unreachable', '-n', idle.name);
+    expect(notReady.code).toBe(1);
+    expect(notReady.stdout).toContain('(Prometheus http://127.0.0.1:1 not reachable: ');
+  });
+
+  it('gives up on a Prometheus that accepts the connection and never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      await setPrometheusUrl(url);
+      const r = await trench('status', NAME, '-n', ns.name);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(
+        `Alerts:\n  (Prometheus ${url} not reachable: no answer within 3 s)\n`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

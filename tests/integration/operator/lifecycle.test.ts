@@ -14,6 +14,7 @@ import { kubectl, mustKubectl, testCluster, useNamespace, waitFor } from '../sup
 import {
   installCrdsAndRbac,
   metricValue,
+  plantRetiredConfigMap,
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
@@ -190,17 +191,16 @@ describe('an apply the API server refuses', () => {
   it('reports Degraded, prunes nothing in that pass, and retries until it applies', async () => {
     const name = 'refused';
     await createTrench(name);
-    await waitTrench(name, 'the Trench to be Ready', isReady);
-    const monitoring = `${name}-monitoring`;
-    await core().readNamespacedConfigMap({ name: monitoring, namespace: ns.name });
+    const ready = await waitTrench(name, 'the Trench to be Ready', isReady);
 
     // A real admission policy refuses the API Deployment's new image in this namespace.
     denial = await denyImagesTagged(policy, ns.name, 'refused');
 
-    // One change that cannot apply (the image) and one that would prune (monitoring off).
-    await patchTrench(name, {
-      spec: { api: { image: 'registry.example/api:refused' }, monitoring: { enabled: false } },
-    });
+    // One change that cannot apply (the image), and an object a good pass would prune: a
+    // ConfigMap an older version rendered for this Trench.
+    const monitoring = `${name}-monitoring`;
+    await plantRetiredConfigMap({ name, namespace: ns.name, uid: ready.metadata.uid! }, monitoring);
+    await patchTrench(name, { spec: { api: { image: 'registry.example/api:refused' } } });
     const failed = await waitTrench(
       name,
       'the Trench to report the refused apply',

@@ -10,6 +10,7 @@ import {
   installCrdsAndRbac,
   metricValue,
   OPERATOR_USER,
+  plantRetiredConfigMap,
   type RunningOperator,
   startOperator,
   writesBy,
@@ -262,18 +263,35 @@ describe('the Trench operator', () => {
     expect(writesBy(OPERATOR_USER, since).length).toBeGreaterThan(0);
   }, 90_000);
 
-  it('prunes the monitoring objects when monitoring is turned off', async () => {
-    expect(await childJson('configmap', `${NAME}-monitoring`)).toBeDefined();
-    await patchTrench({ spec: { monitoring: { enabled: false } } });
+  it('prunes the per-Trench monitoring ConfigMaps an older version rendered', async () => {
+    const trench = await getTrench();
+    const at = { name: NAME, namespace: ns.name, uid: trench.metadata.uid! };
+    await plantRetiredConfigMap(at, `${NAME}-monitoring`);
+    await plantRetiredConfigMap(at, `${NAME}-dashboard`);
     await waitFor(
       async () =>
         (await childJson('configmap', `${NAME}-monitoring`)) ||
         (await childJson('configmap', `${NAME}-dashboard`))
           ? undefined
           : true,
-      { what: 'the monitoring ConfigMaps to be pruned' },
+      { what: 'the retired monitoring ConfigMaps to be pruned' },
     );
     expect(await childJson('deployment', `${NAME}-api`)).toBeDefined();
+  });
+
+  it('exports the Trench’s thresholds until monitoring is turned off', async () => {
+    const metrics = () => operators.at(-1)!.metrics();
+    const mine = `trench_monitoring_enabled{namespace="${ns.name}",trench="${NAME}"} 1`;
+    expect(await metrics()).toContain(mine);
+    expect(await metrics()).toContain(
+      `trench_alert_threshold{namespace="${ns.name}",trench="${NAME}",alert="errorRate",severity="critical"} 0.05`,
+    );
+    await patchTrench({ spec: { monitoring: { enabled: false } } });
+    await waitFor(async () => ((await metrics()).includes(mine) ? undefined : true), {
+      what: 'the thresholds to leave /metrics',
+    });
+    expect(await metrics()).not.toContain(`trench="${NAME}",alert=`);
+    await patchTrench({ spec: { monitoring: { enabled: true } } });
   });
 
   it('keeps the generated Secrets across an operator restart and spec changes', async () => {

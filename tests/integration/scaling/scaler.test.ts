@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trench } from '../../../charts/api/trench.js';
-import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
+import { allRuleGroups } from '../../../charts/lib/alerts.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
 import { KubeClient } from '../../../operator/runtime/client.js';
 import type { KubeObject } from '../../../operator/runtime/types.js';
@@ -258,18 +258,31 @@ describe('workers scaled from the BullMQ backlog', () => {
   });
 
   it('fires TrenchQueueBacklogHigh in a real Prometheus scraping the operator, and resolves it', async () => {
-    // The stack's own rule for this Trench, its `for: 10m` shortened: only the duration changed.
-    const group = trenchRuleGroup({
-      namespace: ns.name,
-      trench: 'shop',
-      errorRate: 0.05,
-      p95LatencySeconds: 2,
-      queueBacklog: 100,
-    });
-    const rule = { ...group.rules.find((r) => r.alert === 'TrenchQueueBacklogHigh')!, for: '0s' };
+    // The stack's own rules, only the backlog alert's `for:` shortened (10m and 5m). The
+    // thresholds come from this Trench's spec, through the operator's metrics.
+    await mustKubectl([
+      'patch',
+      'trench',
+      'shop',
+      '-n',
+      ns.name,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { monitoring: { alerts: { queueBacklog: 140, queueBacklogWarning: 100 } } },
+      }),
+    ]);
+    const groups = allRuleGroups()
+      .filter((g) => g.name !== 'trench-operator')
+      .map((g) => ({
+        ...g,
+        rules: g.rules
+          .filter((r) => !('alert' in r) || r.alert === 'TrenchQueueBacklogHigh')
+          .map((r) => ('alert' in r ? { ...r, for: '0s' } : r)),
+      }));
     const prometheus = await startPrometheus(
       [{ job: 'trench-operator', address: `127.0.0.1:${operator!.port}`, honorLabels: true }],
-      { rules: toYaml({ groups: [{ name: group.name, rules: [rule] }] }) },
+      { rules: toYaml({ groups }) },
     );
     try {
       const firing = async () => {
@@ -290,11 +303,19 @@ describe('workers scaled from the BullMQ backlog', () => {
           timeoutMs: 30_000,
         },
       );
-      expect(alerts[0]!.labels).toMatchObject({
-        namespace: ns.name,
-        trench: 'shop',
-        severity: 'warning',
-      });
+      // 150 jobs in one queue: above both levels the Trench set.
+      const both = await waitFor(
+        async () => {
+          const now = await firing();
+          return now.length === 2 ? now : undefined;
+        },
+        { what: 'both levels of TrenchQueueBacklogHigh to fire', timeoutMs: 30_000 },
+      );
+      expect(alerts[0]!.labels).toMatchObject({ namespace: ns.name, trench: 'shop' });
+      expect(both.map((a) => `${a.labels.severity} ${a.labels.queue}`).sort()).toEqual([
+        'critical shop-emails',
+        'warning shop-emails',
+      ]);
       const worker = new Worker('shop-emails', async () => undefined, {
         connection: { host: '127.0.0.1', port: redis.port, password: redis.password },
         concurrency: 50,

@@ -2,7 +2,12 @@
 // PostgreSQL, with the env the operator gives their pods, and a real Prometheus scraping them
 // and answering the stack's own alert and dashboard expressions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trenchRuleGroup } from '../../../charts/lib/alerts.js';
+import {
+  type AlertRule,
+  allRuleGroups,
+  type Severity,
+  trenchAlertGroup,
+} from '../../../charts/lib/alerts.js';
 import { trenchDashboard } from '../../../charts/lib/dashboard.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
 import { freePorts } from '../../../hack/lib/processes.js';
@@ -17,6 +22,7 @@ import {
   startRedis,
   startShop,
 } from '../support/services.js';
+import { serveThresholds, type ThresholdServer, trenchObject } from '../support/thresholds.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -166,8 +172,8 @@ describe('shop API', () => {
     expect(health.body.redis.ok).toBe(true);
     expect((await fetch(`http://127.0.0.1:${port}/livez`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain('shop_dependency_up{dependency="database"} 0');
-    expect(metrics).toContain('shop_dependency_up{dependency="redis"} 1');
+    expect(metrics).toContain('app_dependency_up{dependency="database"} 0');
+    expect(metrics).toContain('app_dependency_up{dependency="redis"} 1');
     await proc.stop();
   });
 });
@@ -246,7 +252,7 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
   let prometheus: PrometheusServer;
   const good = { namespace: 'shop', trench: 'steady' };
   const bad = { namespace: 'shop', trench: 'broken' };
-  const thresholds = { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 };
+  let thresholds: ThresholdServer;
   let goodApi = '';
   let badApi = '';
 
@@ -265,18 +271,15 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
     goodApi = `http://127.0.0.1:${gp}`;
     badApi = `http://127.0.0.1:${bp}`;
     await Promise.all([waitHttp(`${goodApi}/health`, g), waitHttp(`${badApi}/health`, b)]);
-    const rules = toYaml({
-      groups: [
-        trenchRuleGroup({ ...good, ...thresholds }),
-        trenchRuleGroup({ ...bad, ...thresholds }),
-      ],
-    });
+    // The operator's threshold metrics for the two Trenches, at their defaults.
+    thresholds = await serveThresholds([trenchObject(good), trenchObject(bad)]);
     prometheus = await startPrometheus(
       [
         { job: 'steady-api', address: `127.0.0.1:${gp}`, labels: { ...good, component: 'api' } },
         { job: 'broken-api', address: `127.0.0.1:${bp}`, labels: { ...bad, component: 'api' } },
+        { job: 'trench-operator', address: thresholds.address, honorLabels: true },
       ],
-      { rules },
+      { rules: toYaml({ groups: allRuleGroups() }) },
     );
     // Traffic over several scrapes, so rate() over 5m has at least two samples of each.
     const until = Date.now() + 5_000;
@@ -292,50 +295,65 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
 
   afterAll(async () => {
     await prometheus?.stop();
+    await thresholds?.close();
   });
 
-  it('loads the rule groups of both Trenches without errors', async () => {
+  const rule = (alert: string, severity: Severity) =>
+    trenchAlertGroup().rules.find(
+      (r): r is AlertRule => 'alert' in r && r.alert === alert && r.labels.severity === severity,
+    )!;
+  const trenchesOf = (samples: PromSample[]) => samples.map((s) => s.metric.trench).sort();
+
+  it('loads the one rule set without errors', async () => {
     const body = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
       data: {
         groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[];
       };
     };
     const rules = body.data.groups.flatMap((g) => g.rules);
-    expect(rules.length).toBe(2 * trenchRuleGroup({ ...good, ...thresholds }).rules.length);
+    expect(rules.length).toBe(allRuleGroups().flatMap((g) => g.rules).length);
     expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
   });
 
-  it('the error-rate alert holds for the broken release only', async () => {
-    const rule = (t: typeof good) =>
-      trenchRuleGroup({ ...t, ...thresholds }).rules.find(
-        (r) => r.alert === 'TrenchHighErrorRate',
-      )!;
-    const broken = await prometheus.query(rule(bad).expr);
-    expect(broken).toHaveLength(1);
-    expect(broken[0]!.value).toBeGreaterThan(0.2);
-    expect(broken[0]!.value).toBeLessThan(0.8);
-    expect(await prometheus.query(rule(good).expr)).toEqual([]);
+  it('the error-rate alert holds at both levels for the broken release only', async () => {
+    for (const severity of ['warning', 'critical'] as const) {
+      const broken = await prometheus.query(rule('TrenchHighErrorRate', severity).expr);
+      expect(trenchesOf(broken), severity).toEqual(['broken']);
+      expect(broken[0]!.value).toBeGreaterThan(0.2);
+      expect(broken[0]!.value).toBeLessThan(0.8);
+    }
   });
 
-  it('the p95 latency alert holds for the slow release only', async () => {
-    const rule = (t: typeof good) =>
-      trenchRuleGroup({ ...t, ...thresholds }).rules.find(
-        (r) => r.alert === 'TrenchHighLatencyP95',
-      )!;
-    const slow = await prometheus.query(rule(bad).expr);
-    expect(slow).toHaveLength(1);
+  it('the p95 latency warning holds for the slow release only, under the critical 5 s', async () => {
+    const slow = await prometheus.query(rule('TrenchHighLatencyP95', 'warning').expr);
+    expect(trenchesOf(slow)).toEqual(['broken']);
     expect(slow[0]!.value).toBeGreaterThan(2);
-    expect(await prometheus.query(rule(good).expr)).toEqual([]);
+    expect(await prometheus.query(rule('TrenchHighLatencyP95', 'critical').expr)).toEqual([]);
+  });
+
+  it('the database alert holds for neither: both APIs reach PostgreSQL', async () => {
+    await Promise.all([fetch(`${goodApi}/health`), fetch(`${badApi}/health`)]);
+    for (const severity of ['warning', 'critical'] as const) {
+      expect(await prometheus.query(rule('TrenchDatabaseUnreachable', severity).expr)).toEqual([]);
+    }
   });
 
   it('answers every dashboard panel with the shop’s series where the API provides them', async () => {
-    const panels = (trenchDashboard(good.namespace, good.trench).panels ?? []) as {
+    const panels = (trenchDashboard().panels ?? []) as {
       title: string;
       targets: { expr: string }[];
     }[];
+    // Grafana's variables, as the dashboard's variable queries would fill them.
+    const names = await prometheus.query('trench_monitoring_enabled');
+    expect(trenchesOf(names)).toEqual(['broken', 'steady']);
+    const exprFor = (title: string, t: typeof good) =>
+      panels
+        .find((p) => p.title === title)!
+        .targets[0]!.expr.replaceAll('$namespace', t.namespace)
+        .replaceAll('$trench', t.trench);
     const answers = new Map<string, PromSample[]>();
     for (const panel of panels)
-      answers.set(panel.title, await prometheus.query(panel.targets[0]!.expr));
+      answers.set(panel.title, await prometheus.query(exprFor(panel.title, good)));
     expect(answers.get('Requests per second')?.map((s) => s.metric.code)).toEqual(['200']);
     // A healthy API shows 0 %, not "No data".
     expect(answers.get('Error rate (5xx)')?.map((s) => s.value)).toEqual([0]);
@@ -343,11 +361,7 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
     expect(answers.get('Latency p95')![0]!.value).toBeLessThan(0.5);
     // Operator series (backlog, backup age) and kube-state-metrics are not scraped here.
     expect(answers.get('Queue backlog')).toEqual([]);
-    const codes = await prometheus.query(
-      panels
-        .find((p) => p.title === 'Requests per second')!
-        .targets[0]!.expr.replace(good.trench, bad.trench),
-    );
+    const codes = await prometheus.query(exprFor('Requests per second', bad));
     expect(codes.map((c) => c.metric.code).sort()).toEqual(['200', '500']);
   });
 });

@@ -4,9 +4,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { API_VERSION } from '../../../charts/api/trench.js';
+import {
+  DEFAULT_MANAGED_BY,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+} from '../../../charts/constructs/common.js';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { freePorts } from '../../../hack/lib/processes.js';
 import { kubectl, testCluster, waitFor } from './cluster.js';
@@ -160,4 +166,37 @@ export function writesBy(user: string, sinceMs: number): AuditEvent[] {
         (e.impersonatedUser?.username ?? e.user.username) === user &&
         Date.parse(e.stageTimestamp) >= sinceMs,
     );
+}
+
+/**
+ * A ConfigMap as an older operator rendered it for a Trench (the per-Trench rules and
+ * dashboard): owned by the Trench, labelled as managed. This version renders none, so prune
+ * must delete it.
+ */
+export async function plantRetiredConfigMap(
+  trench: { name: string; namespace: string; uid: string },
+  name: string,
+): Promise<void> {
+  await testCluster()
+    .kc.makeApiClient(CoreV1Api)
+    .createNamespacedConfigMap({
+      namespace: trench.namespace,
+      body: {
+        metadata: {
+          name,
+          labels: { [LABEL_MANAGED_BY]: DEFAULT_MANAGED_BY, [LABEL_INSTANCE]: trench.name },
+          ownerReferences: [
+            {
+              apiVersion: API_VERSION,
+              kind: 'Trench',
+              name: trench.name,
+              uid: trench.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        data: { 'rules.yaml': 'groups: []\n' },
+      },
+    });
 }

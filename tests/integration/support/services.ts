@@ -280,16 +280,25 @@ export interface ScrapeTarget {
   readonly honorLabels?: boolean;
 }
 
-/** Prometheus scraping `targets` every second, with `rules` (a rule file's YAML) loaded. */
+/**
+ * Prometheus scraping `targets` every second, with `rules` (a rule file's YAML) loaded and
+ * alerts sent to `alertmanager` (host:port) when given.
+ * `host` is the address it listens on and `url` names, 127.0.0.1 unless a test needs another
+ * (Endpoints for the API server's service proxy may not be loopback addresses).
+ */
 export async function startPrometheus(
   targets: readonly ScrapeTarget[],
-  opts: { rules?: string; evaluationInterval?: string } = {},
+  opts: { rules?: string; evaluationInterval?: string; alertmanager?: string; host?: string } = {},
 ): Promise<PrometheusServer> {
+  const host = opts.host ?? '127.0.0.1';
   const [port] = (await freePorts(1)) as [number];
   const dir = mkdtempSync(join(tmpdir(), 'trench-prometheus-'));
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: opts.evaluationInterval ?? '1s' },
     ...(opts.rules ? { rule_files: [join(dir, 'rules.yaml')] } : {}),
+    ...(opts.alertmanager
+      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager] }] }] } }
+      : {}),
     scrape_configs: targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
@@ -305,11 +314,11 @@ export async function startPrometheus(
     [
       `--config.file=${join(dir, 'prometheus.yaml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
+      `--web.listen-address=${host}:${port}`,
     ],
     { cleanup: () => rmSync(dir, { recursive: true, force: true }) },
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   await waitUntil('prometheus', proc, async () => (await fetch(`${url}/-/ready`)).ok);
   const server: PrometheusServer = {
     ...proc,
@@ -340,6 +349,33 @@ export async function startPrometheus(
     return targets.every((t) => up.some((s) => s.metric.job === t.job));
   });
   return server;
+}
+
+export interface AlertmanagerServer extends Service {
+  readonly url: string;
+  /** host:port, for Prometheus's alerting config. */
+  readonly address: string;
+}
+
+/** Debian's Alertmanager on loopback with `config` (alertmanager.yml text), alone (no peers). */
+export async function startAlertmanager(config: string): Promise<AlertmanagerServer> {
+  const [port] = (await freePorts(1)) as [number];
+  const dir = mkdtempSync(join(tmpdir(), 'trench-alertmanager-'));
+  writeFileSync(join(dir, 'alertmanager.yml'), config);
+  const proc = spawnHost(
+    'alertmanager',
+    '/usr/bin/prometheus-alertmanager',
+    [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ],
+    { cleanup: () => rmSync(dir, { recursive: true, force: true }) },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil('alertmanager', proc, async () => (await fetch(`${url}/-/ready`)).ok);
+  return { ...proc, url, address: `127.0.0.1:${port}` };
 }
 
 /** The sample product's API or worker (examples/shop) as a host process, with only `env`. */

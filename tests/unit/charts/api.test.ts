@@ -160,7 +160,16 @@ describe('defaults', () => {
     });
     expect(spec.monitoring).toEqual({
       enabled: true,
-      alerts: { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 },
+      alerts: {
+        errorRate: 0.05,
+        errorRateWarning: 0.01,
+        p95LatencySeconds: 2,
+        p95LatencySecondsCritical: 5,
+        queueBacklog: 1000,
+        queueBacklogWarning: 500,
+        resourceUsage: 0.8,
+        resourceUsageCritical: 0.95,
+      },
     });
     expect(spec.redis).toEqual({});
     expect(spec.postgres).toEqual({});
@@ -287,6 +296,18 @@ describe('validateTrenchSpec', () => {
       (s) => (s.monitoring = { alerts: { errorRate: 2 } }),
       'spec.monitoring.alerts.errorRate',
       '(got 2)',
+    ],
+    [
+      'warning above critical',
+      (s) => (s.monitoring = { alerts: { errorRate: 0.05, errorRateWarning: 0.1 } }),
+      'spec.monitoring.alerts.errorRateWarning',
+      'must be less than or equal to errorRate',
+    ],
+    [
+      'warning latency above the critical default',
+      (s) => (s.monitoring = { alerts: { p95LatencySeconds: 8 } }),
+      'spec.monitoring.alerts.p95LatencySeconds',
+      'p95LatencySecondsCritical (critical)',
     ],
     [
       'unknown field',

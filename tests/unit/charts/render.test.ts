@@ -11,7 +11,7 @@ describe('renderFile', () => {
   it('renders every object of the sample as YAML 1.1 that kubectl reads back', () => {
     const text = renderFile(minimal, 'trench-minimal.yaml');
     const docs = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS());
-    expect(docs).toHaveLength(20);
+    expect(docs).toHaveLength(18);
     const redis = docs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'demo-redis');
     // `yes` would be a boolean to a YAML 1.1 reader had it not been quoted.
     expect(redis.spec.template.spec.containers[0].args).toContain('yes');

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { App } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { type Manifest, manifestsOf } from '../../../charts/constructs/common.js';
 import { MonitoringChart } from '../../../charts/monitoring-chart.js';
 import { OperatorChart, operatorClusterRules } from '../../../charts/operator-chart.js';
@@ -257,14 +257,27 @@ describe('MonitoringChart', () => {
   const objects = () =>
     manifestsOf(
       new MonitoringChart(new App(), 'mon', {
-        trenches: [
-          {
-            namespace: 'shop',
-            name: 'web',
-            alerts: { errorRate: 0.05, p95LatencySeconds: 2, queueBacklog: 1000 },
-            backupSchedule: '0 3 * * *',
+        alerting: {
+          runbookUrl: 'https://example.com/runbooks.md',
+          paging: {
+            pagerduty: { routingKey: { name: 'pagerduty', key: 'routing-key' } },
+            webhook: {
+              url: 'http://oncall.example:8080/hook',
+              token: { name: 'hook', key: 'token' },
+            },
           },
-        ],
+          chat: {
+            slack: { webhookUrl: { name: 'slack', key: 'url' }, channel: '#alerts' },
+            email: {
+              to: 'ops@example.com',
+              from: 'trench@example.com',
+              smarthost: 'smtp.example.com:587',
+              username: 'trench',
+              password: { name: 'smtp', key: 'password' },
+              requireTls: true,
+            },
+          },
+        },
       }),
     );
 
@@ -273,14 +286,15 @@ describe('MonitoringChart', () => {
     expect(all).toMatchSnapshot();
     expect(all.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([
       'prometheus',
+      'alertmanager',
       'kube-state-metrics',
       'grafana',
     ]);
     // Each Deployment has its budget and its policy; Grafana's login is a Secret the operator
     // makes, so only the Role that lets it do so is here.
-    expect(all).toHaveLength(25);
-    expect(all.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(3);
-    expect(all.filter((o) => o.kind === 'NetworkPolicy')).toHaveLength(3);
+    expect(all).toHaveLength(30);
+    expect(all.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(4);
+    expect(all.filter((o) => o.kind === 'NetworkPolicy')).toHaveLength(4);
     expect(all.map((o) => o.kind)).not.toContain('Secret');
   });
 
@@ -295,10 +309,68 @@ describe('MonitoringChart', () => {
     }
   });
 
-  it('loads the operator rules and the rules of the listed Trenches', () => {
-    const rules = objects().find((o) => o.metadata.name === 'prometheus-rules')!;
-    expect(rules.data['trench.yaml']).toContain('TrenchOperatorDown');
-    expect(rules.data['trench.yaml']).toContain('name: trench.shop.web');
+  it('loads one rule set for every Trench and points Prometheus at Alertmanager', () => {
+    const all = objects();
+    const rules = all.find((o) => o.metadata.name === 'prometheus-rules')!;
+    const groups = (parse(rules.data['trench.yaml']) as { groups: { name: string }[] }).groups;
+    expect(groups.map((g) => g.name)).toEqual([
+      'trench.records',
+      'trench.alerts',
+      'trench-operator',
+    ]);
+    // No Trench is named: the rules join the thresholds the operator exports.
+    expect(rules.data['trench.yaml']).not.toMatch(/trench="[a-z]/);
+    expect(rules.data['trench.yaml']).toContain(
+      'https://example.com/runbooks.md#trenchhigherrorrate',
+    );
+    const config = parse(
+      all.find((o) => o.metadata.name === 'prometheus-config')!.data['prometheus.yml'],
+    ) as {
+      alerting: unknown;
+      scrape_configs: { job_name: string; relabel_configs?: Record<string, unknown>[] }[];
+    };
+    // The operator's series (every Trench's thresholds) come from its own job only.
+    const pods = config.scrape_configs.find((j) => j.job_name === 'trench-pods')!;
+    expect(pods.relabel_configs).toContainEqual({
+      source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'],
+      regex: 'trench-operator',
+      action: 'drop',
+    });
+    expect(config.scrape_configs.map((j) => j.job_name)).toContain('kubelet-cadvisor');
+    expect(config.alerting).toEqual({
+      alertmanagers: [
+        { static_configs: [{ targets: ['alertmanager.trench-monitoring.svc:9093'] }] },
+      ],
+    });
+  });
+
+  it('mounts each Secret the receivers name, and no secret value is in the objects', () => {
+    const all = objects();
+    const am = all.find((o) => o.kind === 'Deployment' && o.metadata.name === 'alertmanager')!;
+    const volumes = am.spec.template.spec.volumes as {
+      secret?: { secretName: string; items: { key: string }[] };
+    }[];
+    expect(
+      volumes
+        .filter((v) => v.secret)
+        .map((v) => `${v.secret!.secretName}:${v.secret!.items.map((i) => i.key).join(',')}`)
+        .sort(),
+    ).toEqual(['hook:token', 'pagerduty:routing-key', 'slack:url', 'smtp:password']);
+    const config = all.find((o) => o.metadata.name === 'alertmanager-config')!.data[
+      'alertmanager.yml'
+    ] as string;
+    expect(config).toContain('routing_key_file: /etc/alertmanager/secrets/pagerduty/routing-key');
+    expect(config).toContain('api_url_file: /etc/alertmanager/secrets/slack/url');
+    expect(config).toContain('auth_password_file: /etc/alertmanager/secrets/smtp/password');
+    expect(config).toContain('credentials_file: /etc/alertmanager/secrets/hook/token');
+    expect(all.map((o) => o.kind)).not.toContain('Secret');
+    // The receivers' ports and nothing else leave the cluster from Alertmanager.
+    const policy = all.find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'alertmanager',
+    )!;
+    expect(policy.spec.egress[0].ports.map((p: { port: number }) => p.port)).toEqual([
+      443, 587, 8080,
+    ]);
   });
 });
 
@@ -313,6 +385,7 @@ describe('NetworkPolicies of dist/ and of a Trench, together', () => {
   const prometheus = pod('trench-monitoring', 'prometheus');
   const grafana = pod('trench-monitoring', 'grafana');
   const ksm = pod('trench-monitoring', 'kube-state-metrics');
+  const alertmanager = pod('trench-monitoring', 'alertmanager');
   const api = pod('demo', 'demo-api');
   const redis = pod('demo', 'demo-redis');
   const postgres = pod('demo', 'demo-postgres');
@@ -332,6 +405,13 @@ describe('NetworkPolicies of dist/ and of a Trench, together', () => {
     ['Prometheus scrapes kube-state-metrics', prometheus, ksm, 8080, true],
     ['Prometheus discovers targets through the API server', prometheus, 'outside', 6443, true],
     ['Prometheus reaches nothing else outside', prometheus, 'outside', 80, false],
+    ['Prometheus sends alerts to Alertmanager', prometheus, alertmanager, 9093, true],
+    ['Prometheus reads container use from the kubelets', prometheus, 'outside', 10250, true],
+    ['Alertmanager reaches its receivers over HTTPS', alertmanager, 'outside', 443, true],
+    ['Alertmanager resolves names', alertmanager, 'outside', 53, true, 'UDP'],
+    ['Alertmanager reaches nothing else outside', alertmanager, 'outside', 80, false],
+    ['Alertmanager cannot open a Trench API', alertmanager, api, 3000, false],
+    ['Grafana cannot open Alertmanager', grafana, alertmanager, 9093, false],
     [
       'Prometheus cannot open Trench Redis (its policy admits clients only)',
       prometheus,

@@ -26,7 +26,7 @@ describe('renderTrench', () => {
     expect(objects).toMatchSnapshot();
     // The ~20 children per Trench the scale targets are about; the generated Secrets are the
     // operator's, never rendered.
-    expect(objects).toHaveLength(20);
+    expect(objects).toHaveLength(18);
     expect(objects.map((o) => o.kind)).not.toContain('Secret');
   });
 
@@ -43,12 +43,12 @@ describe('renderTrench', () => {
     expect(objects.map((o) => o.kind)).not.toContain('Secret');
   });
 
-  it('renders ServiceMonitor, PodMonitor and PrometheusRule with the Prometheus Operator', () => {
+  it('renders a ServiceMonitor and a PodMonitor with the Prometheus Operator, no rules', () => {
     const kinds = renderTrench(full(), { prometheusOperator: true }).map((o) => o.kind);
-    expect(kinds).toEqual(
-      expect.arrayContaining(['ServiceMonitor', 'PodMonitor', 'PrometheusRule']),
-    );
-    expect(renderTrench(full()).map((o) => o.kind)).not.toContain('PrometheusRule');
+    expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PodMonitor']));
+    // One PrometheusRule for every Trench ships with the operator (OperatorChart).
+    expect(kinds).not.toContain('PrometheusRule');
+    expect(renderTrench(full()).map((o) => o.kind)).not.toContain('ServiceMonitor');
   });
 
   it('lists the objects of one default Trench', () => {
@@ -65,8 +65,6 @@ describe('renderTrench', () => {
       'Deployment/demo-worker',
       'PodDisruptionBudget/demo-worker',
       'PersistentVolumeClaim/demo-backups',
-      'ConfigMap/demo-monitoring',
-      'ConfigMap/demo-dashboard',
       'NetworkPolicy/demo-default-deny',
       'NetworkPolicy/demo-api',
       'NetworkPolicy/demo-worker',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AlertsResult, PrometheusAlert } from '../../../operator/cli/alerts.js';
 import {
   backupsOf,
   EXIT,
@@ -17,6 +18,7 @@ import {
 
 const NOW = new Date('2026-11-22T10:00:00Z');
 const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000).toISOString();
+const UNCONFIGURED: AlertsResult = { kind: 'unconfigured' };
 
 const ready: LiveTrench = {
   apiVersion: 'playtrenches.xyz/v1alpha1',
@@ -157,14 +159,14 @@ describe('formatStatus', () => {
         },
       },
     };
-    const text = formatStatus(t, [], NOW);
+    const text = formatStatus(t, [], UNCONFIGURED, NOW);
     expect(text).toContain('Workers:     2 running, 2 desired, backlog 12, 3 active\n');
     expect(text).toContain('  Queue emails: 12 waiting, 3 active\n');
     expect(text).toContain('  Queue reports: 0 waiting, 0 active (never used, paused)\n');
   });
 
   it('prints a Ready Trench: identity, generation, every condition with its age, replicas', () => {
-    expect(formatStatus(ready, [], NOW)).toBe(
+    expect(formatStatus(ready, [], UNCONFIGURED, NOW)).toBe(
       [
         'Trench:      prod/shop',
         'Phase:       Ready',
@@ -180,13 +182,20 @@ describe('formatStatus', () => {
         '  none',
         'Backups:',
         '  none',
+        'Alerts:',
+        '  (no spec.rollout.analysis.prometheusUrl: no Prometheus to ask)',
         '',
       ].join('\n'),
     );
   });
 
   it('says the status is behind when observedGeneration < generation', () => {
-    const out = formatStatus({ ...ready, metadata: { ...ready.metadata, generation: 5 } }, [], NOW);
+    const out = formatStatus(
+      { ...ready, metadata: { ...ready.metadata, generation: 5 } },
+      [],
+      UNCONFIGURED,
+      NOW,
+    );
     expect(out).toContain(
       'Generation:  5 (observed 3): status is behind: observedGeneration 3 < generation 5',
     );
@@ -196,6 +205,7 @@ describe('formatStatus', () => {
     const out = formatStatus(
       { metadata: { name: 'new', namespace: 'dev', generation: 1 } },
       [],
+      UNCONFIGURED,
       NOW,
     );
     expect(out).toBe(
@@ -212,6 +222,8 @@ describe('formatStatus', () => {
         '  none',
         'Backups:',
         '  none',
+        'Alerts:',
+        '  (no spec.rollout.analysis.prometheusUrl: no Prometheus to ask)',
         '',
       ].join('\n'),
     );
@@ -239,6 +251,7 @@ describe('formatStatus', () => {
         },
       },
       [],
+      UNCONFIGURED,
       NOW,
     );
     expect(out).toContain(
@@ -266,6 +279,7 @@ describe('formatStatus', () => {
         backup('shop-old', 2 * 86400, 'shop', { status: { phase: 'Succeeded', sizeBytes: 1536 } }),
         backup('shop-new', 3600, 'shop', { status: { phase: 'Running' } }),
       ],
+      UNCONFIGURED,
       NOW,
     );
     expect(out).toContain(
@@ -280,8 +294,98 @@ describe('formatStatus', () => {
   });
 
   it('says why TrenchBackups could not be listed, and still prints the rest', () => {
-    const out = formatStatus(ready, { error: 'forbidden' }, NOW);
-    expect(out).toMatch(/Backups:\n {2}\(TrenchBackups not listed: forbidden\)\n$/);
+    const out = formatStatus(ready, { error: 'forbidden' }, UNCONFIGURED, NOW);
+    expect(out).toMatch(/Backups:\n {2}\(TrenchBackups not listed: forbidden\)\nAlerts:\n/);
+  });
+});
+
+describe('formatStatus: Alerts', () => {
+  const alert = (
+    alertname: string,
+    severity: string,
+    secondsAgo: number,
+    state: PrometheusAlert['state'] = 'firing',
+  ): PrometheusAlert => ({
+    labels: { alertname, severity, namespace: 'prod', trench: 'shop' },
+    annotations: { summary: `${alertname} summary`, description: 'long text' },
+    state,
+    activeAt: ago(secondsAgo),
+  });
+  const alertsOf = (out: string) => out.slice(out.indexOf('Alerts:\n'));
+
+  it('prints one row per alert, critical first, then by name, pending ones marked', () => {
+    const out = formatStatus(
+      ready,
+      [],
+      {
+        kind: 'alerts',
+        url: 'http://prometheus.mon.svc:9090',
+        alerts: [
+          alert('TrenchQueueBacklogHigh', 'warning', 330),
+          alert('TrenchHighLatency', 'warning', 45, 'pending'),
+          alert('TrenchHighErrorRate', 'critical', 3 * 3600),
+        ],
+      },
+      NOW,
+    );
+    expect(alertsOf(out)).toBe(
+      [
+        'Alerts:',
+        '  SEVERITY   ALERT                    STATE     FOR     SUMMARY',
+        '  critical   TrenchHighErrorRate      firing    3h      TrenchHighErrorRate summary',
+        '  warning    TrenchHighLatency        pending   45s     TrenchHighLatency summary',
+        '  warning    TrenchQueueBacklogHigh   firing    5m30s   TrenchQueueBacklogHigh summary',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints dashes for an alert without severity or summary', () => {
+    const out = formatStatus(
+      ready,
+      [],
+      {
+        kind: 'alerts',
+        url: 'http://p',
+        alerts: [{ labels: { alertname: 'X' }, annotations: {}, state: 'firing' }],
+      },
+      NOW,
+    );
+    expect(alertsOf(out)).toContain('\n  -          X       firing   <unknown>   -\n');
+  });
+
+  it('keeps a multi-line summary on its row', () => {
+    const out = formatStatus(
+      ready,
+      [],
+      {
+        kind: 'alerts',
+        url: 'http://p',
+        alerts: [{ ...alert('X', 'warning', 5), annotations: { summary: 'two\n  lines\n' } }],
+      },
+      NOW,
+    );
+    expect(alertsOf(out)).toMatch(/\n {2}warning +X +firing +5s +two lines\n$/);
+  });
+
+  it.each<[string, AlertsResult, string]>([
+    ['nothing active', { kind: 'alerts', url: 'http://p', alerts: [] }, '  none'],
+    [
+      'no Prometheus URL',
+      UNCONFIGURED,
+      '  (no spec.rollout.analysis.prometheusUrl: no Prometheus to ask)',
+    ],
+    [
+      'an unreachable Prometheus',
+      {
+        kind: 'unreachable',
+        url: 'http://127.0.0.1:1',
+        reason: 'connect ECONNREFUSED 127.0.0.1:1',
+      },
+      '  (Prometheus http://127.0.0.1:1 not reachable: connect ECONNREFUSED 127.0.0.1:1)',
+    ],
+  ])('says so in one line for %s', (_, alerts, line) => {
+    expect(alertsOf(formatStatus(ready, [], alerts, NOW))).toBe(`Alerts:\n${line}\n`);
   });
 });
 
