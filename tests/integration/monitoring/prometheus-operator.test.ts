@@ -17,7 +17,7 @@ import {
   PROMETHEUS_OPERATOR_MODULE,
   PROMETHEUS_OPERATOR_VERSION,
 } from '../../../hack/lib/versions.js';
-import { kubectl, mustKubectl, useNamespace } from '../support/cluster.js';
+import { kubectl, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 
 const ns = useNamespace('promop');
 const CRDS = ['alertmanagerconfigs', 'podmonitors', 'prometheusrules', 'servicemonitors'];
@@ -39,12 +39,24 @@ beforeAll(async () => {
     '--force-conflicts',
     ...crdFiles.flatMap((f) => ['-f', f]),
   ]);
-  await mustKubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...CRDS.map((c) => `crd/${c}.monitoring.coreos.com`),
-  ]);
+  // Not `kubectl wait`: it fails at once ("accessor error") while a new CRD has no conditions yet.
+  await waitFor(
+    async () => {
+      const out = await mustKubectl([
+        'get',
+        ...CRDS.map((c) => `crd/${c}.monitoring.coreos.com`),
+        '-o',
+        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}',
+      ]);
+      return out
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s === 'True').length === CRDS.length
+        ? true
+        : undefined;
+    },
+    { what: 'the Prometheus Operator CRDs to be Established' },
+  );
 }, 180_000);
 
 afterAll(async () => {
