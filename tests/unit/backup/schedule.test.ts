@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CRON_PATTERN } from '../../../charts/api/trench.js';
+import { parseCron } from '../../../charts/lib/cron.js';
 import { cronOf, decideSchedule, slotBackupName } from '../../../operator/backup/schedule.js';
 
 const at = (iso: string) => new Date(iso);
@@ -133,4 +135,45 @@ describe('slotBackupName', () => {
     expect(slotBackupName('shop', at('2026-12-02T03:00:00Z'))).toBe('shop-202612020300');
     expect(slotBackupName('shop', at('2026-01-09T23:45:59Z'))).toBe('shop-202601092345');
   });
+});
+
+describe('the CRD’s schedule pattern and croner', () => {
+  // Every schedule the API server accepts must be one the operator can take slots of (croner)
+  // and the backup-age alert can size (charts/lib/cron.ts), or a Trench would be admitted that
+  // never gets a backup. The only gap is a range written backwards (5-3), which CEL cannot
+  // compare; both parsers refuse it, and the operator says so in a condition.
+  const fieldArb = (min: number, max: number) => {
+    const n = fc.integer({ min, max });
+    const item = fc.oneof(
+      n.map(String),
+      fc.constant('*'),
+      fc.tuple(n, n).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`),
+      fc
+        .tuple(fc.constantFrom('*', `${min}-${max}`), fc.integer({ min: 1, max }))
+        .map(([base, step]) => `${base}/${step}`),
+    );
+    return fc.array(item, { minLength: 1, maxLength: 3 }).map((xs) => xs.join(','));
+  };
+  const scheduleArb = fc
+    .tuple(fieldArb(0, 59), fieldArb(0, 23), fieldArb(1, 31), fieldArb(1, 12), fieldArb(0, 7))
+    .map((f) => f.join(' '));
+
+  it('property: what the pattern accepts, croner and cron.ts parse', () => {
+    const re = new RegExp(CRON_PATTERN);
+    fc.assert(
+      fc.property(scheduleArb, (schedule) => {
+        expect(re.test(schedule)).toBe(true);
+        expect(() => cronOf({ schedule })).not.toThrow();
+        expect(() => parseCron(schedule)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(['1/5 * * * *', '0 3 * * MON', '@daily', '0 3 * * 8', '60 * * * *', '0 0 * * */8'])(
+    'the pattern refuses %s',
+    (schedule) => {
+      expect(new RegExp(CRON_PATTERN).test(schedule)).toBe(false);
+    },
+  );
 });
