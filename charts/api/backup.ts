@@ -1,18 +1,32 @@
 // TrenchBackup (one PostgreSQL dump of one Trench) and TrenchRestore (loading one backup into
-// one Trench). Both are requests: their spec never changes after creation, and their progress
-// lives in status so that a restarted operator resumes where the last one stopped.
+// one Trench, in place). Both are requests: their spec never changes after creation, and their
+// progress lives in status so that a restarted operator resumes where the last one stopped.
 import { type Static, Type } from '@sinclair/typebox';
 import { type Rule, rules, StringEnum } from './kit.js';
-import { ConditionsSchema } from './trench.js';
+import { ConditionsSchema, MAX_TRENCH_NAME, TRENCH_NAME_PATTERN } from './trench.js';
 
-export const RUN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
-export type RunPhase = (typeof RUN_PHASES)[number];
+export const BACKUP_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
+export type BackupPhase = (typeof BACKUP_PHASES)[number];
+export const BACKUP_REASONS = ['scheduled', 'manual', 'pre-migration'] as const;
+export type BackupReason = (typeof BACKUP_REASONS)[number];
 
-const LocalRef = (what: string) =>
-  Type.Object(
-    { name: Type.String({ minLength: 1, maxLength: 253, description: `${what} name.` }) },
-    { description: `The ${what} in the same namespace.` },
-  );
+export const RESTORE_PHASES = [
+  'Pending',
+  'Verifying',
+  'Quiescing',
+  'Restoring',
+  'Resuming',
+  'Completed',
+  'Failed',
+] as const;
+export type RestorePhase = (typeof RESTORE_PHASES)[number];
+
+const TrenchName = Type.String({
+  minLength: 1,
+  maxLength: MAX_TRENCH_NAME,
+  pattern: TRENCH_NAME_PATTERN,
+  description: 'The Trench, in the same namespace.',
+});
 
 const immutable = (field: string): Rule<unknown> => ({
   rule: 'self == oldSelf',
@@ -22,7 +36,6 @@ const immutable = (field: string): Rule<unknown> => ({
 
 const RunStatus = {
   observedGeneration: Type.Optional(Type.Integer({ format: 'int64' })),
-  phase: Type.Optional(StringEnum(RUN_PHASES)),
   startTime: Type.Optional(Type.String({ format: 'date-time' })),
   completionTime: Type.Optional(Type.String({ format: 'date-time' })),
   message: Type.Optional(Type.String()),
@@ -31,10 +44,18 @@ const RunStatus = {
 
 export const TrenchBackupSpecSchema = Type.Object(
   {
-    trenchRef: LocalRef('Trench'),
-    reason: Type.Optional(
-      StringEnum(['Scheduled', 'Manual', 'PreMigration'], {
-        description: 'Why the backup was taken; retention only prunes Scheduled backups.',
+    trench: TrenchName,
+    reason: StringEnum(BACKUP_REASONS, {
+      default: 'manual',
+      description:
+        'Why the backup was taken. Retention prunes scheduled and pre-migration backups; manual ones stay until deleted.',
+    }),
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        description:
+          "Image of the dump Job. @default the Trench's Postgres image, so pg_dump matches the server's major version",
       }),
     ),
   },
@@ -43,8 +64,25 @@ export const TrenchBackupSpecSchema = Type.Object(
 
 export const TrenchBackupStatusSchema = Type.Object({
   ...RunStatus,
-  location: Type.Optional(Type.String({ description: 'Path of the dump on the backup PVC.' })),
+  phase: Type.Optional(StringEnum(BACKUP_PHASES)),
+  jobName: Type.Optional(Type.String({ description: 'The dump Job.' })),
+  path: Type.Optional(Type.String({ description: 'Path of the dump on the backups claim.' })),
   sizeBytes: Type.Optional(Type.Integer({ format: 'int64' })),
+  size: Type.Optional(Type.String({ description: 'sizeBytes for people, such as 12.4 MiB.' })),
+  checksum: Type.Optional(Type.String({ description: 'sha256:<hex> of the dump file.' })),
+  serverVersion: Type.Optional(
+    Type.String({ description: 'The PostgreSQL server version the dump was taken from.' }),
+  ),
+  trenchUID: Type.Optional(
+    Type.String({
+      description: 'The Trench the dump was taken from, to refuse restores into another.',
+    }),
+  ),
+  failureReason: Type.Optional(
+    Type.String({
+      description: 'Why the Job failed, such as DeadlineExceeded or BackoffLimitExceeded.',
+    }),
+  ),
 });
 
 export const TrenchBackupSchema = Type.Object({
@@ -57,13 +95,31 @@ export const TrenchBackupSchema = Type.Object({
 
 export const TrenchRestoreSpecSchema = Type.Object(
   {
-    trenchRef: LocalRef('Trench'),
-    backupRef: LocalRef('TrenchBackup'),
+    trench: TrenchName,
+    backup: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      description: 'The TrenchBackup to restore, in the same namespace.',
+    }),
+    force: Type.Boolean({
+      default: false,
+      description: 'Restore a backup that was taken from another Trench.',
+    }),
   },
   rules(immutable('spec')),
 );
 
-export const TrenchRestoreStatusSchema = Type.Object(RunStatus);
+export const TrenchRestoreStatusSchema = Type.Object({
+  ...RunStatus,
+  phase: Type.Optional(StringEnum(RESTORE_PHASES)),
+  previousReplicas: Type.Optional(
+    Type.Object(
+      { api: Type.Integer({ minimum: 0 }), worker: Type.Integer({ minimum: 0 }) },
+      { description: 'Replicas before Quiescing, given back at Resuming.' },
+    ),
+  ),
+  jobName: Type.Optional(Type.String({ description: 'The restore Job.' })),
+});
 
 export const TrenchRestoreSchema = Type.Object({
   apiVersion: Type.Optional(Type.String()),
@@ -78,9 +134,21 @@ export type TrenchBackupStatus = Static<typeof TrenchBackupStatusSchema>;
 export type TrenchRestoreSpec = Static<typeof TrenchRestoreSpecSchema>;
 export type TrenchRestoreStatus = Static<typeof TrenchRestoreStatusSchema>;
 
-export const RUN_PRINTER_COLUMNS = (refs: { name: string; jsonPath: string }[]) => [
-  ...refs.map((r) => ({ name: r.name, type: 'string', jsonPath: r.jsonPath })),
-  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-  { name: 'Completed', type: 'date', jsonPath: '.status.completionTime' },
-  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+const col = (name: string, jsonPath: string, type = 'string') => ({ name, type, jsonPath });
+
+export const BACKUP_PRINTER_COLUMNS = [
+  col('Trench', '.spec.trench'),
+  col('Reason', '.spec.reason'),
+  col('Phase', '.status.phase'),
+  col('Size', '.status.size'),
+  col('Completed', '.status.completionTime', 'date'),
+  col('Age', '.metadata.creationTimestamp', 'date'),
+];
+
+export const RESTORE_PRINTER_COLUMNS = [
+  col('Trench', '.spec.trench'),
+  col('Backup', '.spec.backup'),
+  col('Phase', '.status.phase'),
+  col('Completed', '.status.completionTime', 'date'),
+  col('Age', '.metadata.creationTimestamp', 'date'),
 ];

@@ -1,6 +1,11 @@
 // The three CustomResourceDefinitions, built from the TypeBox schemas in this folder.
 import type { TSchema } from '@sinclair/typebox';
-import { RUN_PRINTER_COLUMNS, TrenchBackupSchema, TrenchRestoreSchema } from './backup.js';
+import {
+  BACKUP_PRINTER_COLUMNS,
+  RESTORE_PRINTER_COLUMNS,
+  TrenchBackupSchema,
+  TrenchRestoreSchema,
+} from './backup.js';
 import { toOpenApi } from './kit.js';
 import { GROUP, TRENCH_PRINTER_COLUMNS, TrenchSchema, VERSION } from './trench.js';
 
@@ -76,7 +81,7 @@ export function trenchCrds(): CrdObject[] {
       singular: 'trenchbackup',
       shortNames: ['trb'],
       schema: TrenchBackupSchema,
-      columns: RUN_PRINTER_COLUMNS([{ name: 'Trench', jsonPath: '.spec.trenchRef.name' }]),
+      columns: BACKUP_PRINTER_COLUMNS,
     }),
     crd({
       kind: 'TrenchRestore',
@@ -84,10 +89,7 @@ export function trenchCrds(): CrdObject[] {
       singular: 'trenchrestore',
       shortNames: ['trr'],
       schema: TrenchRestoreSchema,
-      columns: RUN_PRINTER_COLUMNS([
-        { name: 'Trench', jsonPath: '.spec.trenchRef.name' },
-        { name: 'Backup', jsonPath: '.spec.backupRef.name' },
-      ]),
+      columns: RESTORE_PRINTER_COLUMNS,
     }),
   ];
 }

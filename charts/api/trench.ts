@@ -13,21 +13,26 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
  */
 export const MAX_TRENCH_NAME = 40;
 
-// Cron with five numeric fields, each value within its field's range; names (MON, JAN) and
-// macros (@daily) are left out on purpose so that the operator's own slot arithmetic needs no
-// second parser. `[*]` rather than an escaped star: the pattern is also a CEL string literal.
-const cronField = (n: string) => {
-  const item = `([*]|${n}(-${n})?)(/[1-9][0-9]?)?`;
+// Cron with five numeric fields, each value within its field's range: a subset of what croner
+// (the operator's slot arithmetic) and charts/lib/cron.ts (the backup-age alert) both accept,
+// checked by a property test. Names (MON, JAN), macros (@daily) and a step after a single
+// number (`1/5`, which croner refuses) are left out. `[*]` rather than an escaped star: the
+// pattern is also a CEL string literal.
+const cronField = ([n, step]: readonly [string, string]) => {
+  const item = `(([*]|${n}-${n})(/${step})?|${n})`;
   return `${item}(,${item})*`;
 };
-export const CRON_PATTERN = `^${[
-  '[0-5]?[0-9]', // minute
-  '([01]?[0-9]|2[0-3])', // hour
-  '(0?[1-9]|[12][0-9]|3[01])', // day of month
-  '(0?[1-9]|1[0-2])', // month
-  '[0-7]', // day of week (0 and 7 are Sunday)
-]
-  .map((n) => `(${cronField(n)})`)
+// [value, step]: a step is at most the field's largest value, as croner requires.
+export const CRON_PATTERN = `^${(
+  [
+    ['[0-5]?[0-9]', '([1-9]|[1-5][0-9])'], // minute
+    ['([01]?[0-9]|2[0-3])', '([1-9]|1[0-9]|2[0-3])'], // hour
+    ['(0?[1-9]|[12][0-9]|3[01])', '([1-9]|[12][0-9]|3[01])'], // day of month
+    ['(0?[1-9]|1[0-2])', '([1-9]|1[0-2])'], // month
+    ['[0-7]', '[1-7]'], // day of week (0 and 7 are Sunday)
+  ] as const
+)
+  .map((f) => `(${cronField(f)})`)
   .join(' +')}$`;
 const cronRe = new RegExp(CRON_PATTERN);
 
@@ -344,7 +349,7 @@ const scheduleRules: Rule<string>[] = [
   {
     rule: `self.matches('${CRON_PATTERN}')`,
     message:
-      'spec.backup.schedule must be a cron expression of 5 numeric fields within range (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-7), steps of at least 1',
+      "spec.backup.schedule must be a cron expression of 5 numeric fields within range (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12, day-of-week 0-7), steps after * or a range, from 1 to the field's largest value",
     holds: (s) => cronRe.test(s),
   },
 ];
@@ -352,7 +357,25 @@ const scheduleRules: Rule<string>[] = [
 export const BackupSpecSchema = Type.Object(
   {
     schedule: Type.String({ maxLength: 128, default: '0 3 * * *', ...rules(...scheduleRules) }),
-    suspend: Type.Boolean({ default: false }),
+    timeZone: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$',
+        description:
+          'IANA time zone the schedule is read in, as CronJob has (such as Europe/Berlin). @default UTC',
+      }),
+    ),
+    startingDeadlineSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 604800,
+      default: 21600,
+      description:
+        'A slot missed while the operator was down is caught up (once, however many were missed) only within this many seconds of it: a dump 6 hours late beats none, a dump at the busiest hour may not.',
+    }),
+    suspend: Type.Boolean({
+      default: false,
+      description: 'Stop taking scheduled backups; nothing is deleted.',
+    }),
     retention: Type.Object(
       {
         daily: Type.Integer({ minimum: 0, maximum: 366, default: 7 }),
@@ -571,6 +594,12 @@ export const TrenchStatusSchema = Type.Object({
       lastSuccessfulBackup: Type.Optional(Type.String({ description: 'TrenchBackup name.' })),
       lastSuccessfulTime: Type.Optional(Type.String({ format: 'date-time' })),
       nextScheduleTime: Type.Optional(Type.String({ format: 'date-time' })),
+      lastScheduleTime: Type.Optional(
+        Type.String({
+          format: 'date-time',
+          description: 'The newest slot a backup was created for.',
+        }),
+      ),
     }),
   ),
 });

@@ -252,7 +252,7 @@ export function backupsOf(
   backups: readonly LiveTrenchBackup[],
   trench: string,
 ): LiveTrenchBackup[] {
-  return backups.filter((b) => b.spec?.trenchRef?.name === trench);
+  return backups.filter((b) => b.spec?.trench === trench);
 }
 
 export function formatList(

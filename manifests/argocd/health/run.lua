@@ -27,8 +27,8 @@ local function runHealth(noun, title, suffix, steps, completed)
     hs.message = withMessage(title .. " " .. tostring(phase), message)
     return hs
   end
-  -- RUN_PHASES (charts/api/backup.ts) ends in Succeeded; the design calls the same state
-  -- Completed. Both are accepted so that either spelling shows a finished run as Healthy.
+  -- Completed ends BACKUP_PHASES and RESTORE_PHASES (charts/api/backup.ts); Succeeded was
+  -- their name before any controller wrote them, and still reads as finished.
   if phase == "Succeeded" or phase == "Completed" then
     hs.status = "Healthy"
     hs.message = title .. " completed" .. completed(status, message)

@@ -5,9 +5,9 @@
 
 local function completed(status)
   local text = ""
-  local location = nonEmpty(get(status, "location"))
-  if location ~= nil then
-    text = ": " .. location
+  local path = nonEmpty(get(status, "path"))
+  if path ~= nil then
+    text = ": " .. path
   end
   local size = get(status, "sizeBytes")
   if size ~= nil then

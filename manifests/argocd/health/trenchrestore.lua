@@ -5,11 +5,10 @@
 -- manifests/argocd/argocd-cm-health.yaml, after lib.lua and run.lua (make synth writes it;
 -- edit these files, not that one).
 
--- The steps of an in-place restore (DESIGN.md); the API server still stores only RUN_PHASES,
--- so these are listed for when the restore controller reports them.
+-- The steps of an in-place restore (RESTORE_PHASES in charts/api/backup.ts).
 local steps = { Verifying = true, Quiescing = true, Restoring = true, Resuming = true }
 
-local backup = nonEmpty(get(get(obj.spec, "backupRef"), "name"))
+local backup = nonEmpty(get(obj.spec, "backup"))
 local from = ""
 if backup ~= nil then
   from = " from " .. backup

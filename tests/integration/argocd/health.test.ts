@@ -214,7 +214,7 @@ describe('TrenchBackup and TrenchRestore health on statuses set through the API'
         apiVersion: 'playtrenches.xyz/v1alpha1',
         kind: 'TrenchBackup',
         metadata: { name, namespace: ns.name },
-        spec: { trenchRef: { name: 'fresh' }, reason: 'Manual' },
+        spec: { trench: 'fresh', reason: 'manual' },
       }),
     );
     expect(await healthOf('TrenchBackup', name)).toMatchObject({
@@ -224,8 +224,8 @@ describe('TrenchBackup and TrenchRestore health on statuses set through the API'
     await setStatus('TrenchBackup', name, { observedGeneration: 1, phase: 'Running' });
     expect((await healthOf('TrenchBackup', name)).status).toBe('Progressing');
     await setStatus('TrenchBackup', name, {
-      phase: 'Succeeded',
-      location: `fresh/${name}.dump`,
+      phase: 'Completed',
+      path: `fresh/${name}.dump`,
       sizeBytes: 10737418240,
       completionTime: '2026-12-03T03:00:42Z',
     });
@@ -240,7 +240,7 @@ describe('TrenchBackup and TrenchRestore health on statuses set through the API'
       status: 'Degraded',
       message: 'Backup failed: pg_dump: server closed',
     });
-    // The CRD keeps the phase to RUN_PHASES, so the scripts never see a misspelt one from here.
+    // The CRD keeps the phase to BACKUP_PHASES, so the scripts never see a misspelt one from here.
     const refused = await kubectl([
       'patch',
       resource.TrenchBackup,
@@ -263,7 +263,7 @@ describe('TrenchBackup and TrenchRestore health on statuses set through the API'
         apiVersion: 'playtrenches.xyz/v1alpha1',
         kind: 'TrenchRestore',
         metadata: { name, namespace: ns.name },
-        spec: { trenchRef: { name: 'fresh' }, backupRef: { name: 'fresh-202612030300' } },
+        spec: { trench: 'fresh', backup: 'fresh-202612030300' },
       }),
     );
     const from = 'from fresh-202612030300';
@@ -271,14 +271,15 @@ describe('TrenchBackup and TrenchRestore health on statuses set through the API'
       `Waiting for the operator to start the restore ${from}`,
     );
     const seen: [string, string][] = [];
-    for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed']) {
+    for (const phase of ['Pending', 'Verifying', 'Restoring', 'Completed', 'Failed']) {
       await setStatus('TrenchRestore', name, { observedGeneration: 1, phase });
       seen.push([phase, (await healthOf('TrenchRestore', name)).status]);
     }
     expect(seen).toEqual([
       ['Pending', 'Progressing'],
-      ['Running', 'Progressing'],
-      ['Succeeded', 'Healthy'],
+      ['Verifying', 'Progressing'],
+      ['Restoring', 'Progressing'],
+      ['Completed', 'Healthy'],
       ['Failed', 'Degraded'],
     ]);
   });

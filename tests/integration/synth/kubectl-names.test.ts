@@ -62,7 +62,7 @@ beforeAll(async () => {
       apiVersion: 'playtrenches.xyz/v1alpha1',
       kind: 'TrenchBackup',
       metadata: { name: 'production-manual', namespace: ns.name },
-      spec: { trenchRef: { name: 'production' }, reason: 'Manual' },
+      spec: { trench: 'production', reason: 'manual' },
     },
   ];
   for (const o of objects) await ok(['create', '-f', '-'], JSON.stringify(o));

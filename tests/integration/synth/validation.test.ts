@@ -211,7 +211,7 @@ describe('the Trench CRD', () => {
       apiVersion: 'playtrenches.xyz/v1alpha1',
       kind: 'TrenchBackup',
       metadata: { name: 'manual-1', namespace: ns.name },
-      spec: { trenchRef: { name: 'demo' }, reason: 'Manual' },
+      spec: { trench: 'demo', reason: 'manual' },
     };
     expect((await kubectl(['create', '-f', '-'], JSON.stringify(backup))).code).toBe(0);
     const r = await kubectl([
@@ -222,7 +222,7 @@ describe('the Trench CRD', () => {
       ns.name,
       '--type=merge',
       '-p',
-      '{"spec":{"trenchRef":{"name":"other"}}}',
+      '{"spec":{"trench":"other"}}',
     ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('spec is immutable');

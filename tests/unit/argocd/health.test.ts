@@ -349,8 +349,8 @@ const run = (kind: string, status?: Record<string, unknown>, generation = 1) => 
   metadata: { name: 'shop-202611220300', namespace: 'prod', generation },
   spec:
     kind === 'TrenchBackup'
-      ? { trenchRef: { name: 'shop' }, reason: 'Scheduled' }
-      : { trenchRef: { name: 'shop' }, backupRef: { name: 'shop-202611220300' } },
+      ? { trench: 'shop', reason: 'scheduled' }
+      : { trench: 'shop', backup: 'shop-202611220300' },
   ...(status === undefined ? {} : { status }),
 });
 
@@ -376,16 +376,22 @@ describe('TrenchBackup health', () => {
       'Backup Running: Job shop-202611220300 started',
     ],
     [
-      'Succeeded',
+      'Completed with a path and size',
       run('TrenchBackup', {
-        phase: 'Succeeded',
-        location: 'shop/shop-202611220300.dump',
+        phase: 'Completed',
+        path: 'shop/shop-202611220300.dump',
         sizeBytes: 10737418240,
       }),
       'Healthy',
       'Backup completed: shop/shop-202611220300.dump (10737418240 bytes)',
     ],
     ['Completed', run('TrenchBackup', { phase: 'Completed' }), 'Healthy', 'Backup completed'],
+    [
+      'Succeeded, the old name',
+      run('TrenchBackup', { phase: 'Succeeded' }),
+      'Healthy',
+      'Backup completed',
+    ],
     [
       'Failed',
       run('TrenchBackup', { phase: 'Failed', message: 'pg_dump: connection refused' }),
@@ -400,13 +406,13 @@ describe('TrenchBackup health', () => {
     ],
     [
       'a status of an older generation',
-      run('TrenchBackup', { phase: 'Succeeded', observedGeneration: 1 }, 2),
+      run('TrenchBackup', { phase: 'Completed', observedGeneration: 1 }, 2),
       'Progressing',
       'Waiting for the operator to observe generation 2',
     ],
     [
       'an older generation as a numeric string',
-      run('TrenchBackup', { phase: 'Succeeded', observedGeneration: '1' }, 2),
+      run('TrenchBackup', { phase: 'Completed', observedGeneration: '1' }, 2),
       'Progressing',
       'Waiting for the operator to observe generation 2',
     ],
@@ -438,10 +444,10 @@ describe('TrenchRestore health', () => {
       `Restore ${from} Pending`,
     ],
     [
-      'Running',
-      run('TrenchRestore', { phase: 'Running' }),
+      'Verifying',
+      run('TrenchRestore', { phase: 'Verifying' }),
       'Progressing',
-      `Restore ${from} Running`,
+      `Restore ${from} Verifying`,
     ],
     [
       'a step of the restore',
@@ -450,8 +456,8 @@ describe('TrenchRestore health', () => {
       `Restore ${from} Quiescing: API 3 -> 0`,
     ],
     [
-      'Succeeded',
-      run('TrenchRestore', { phase: 'Succeeded' }),
+      'Completed',
+      run('TrenchRestore', { phase: 'Completed' }),
       'Healthy',
       `Restore ${from} completed`,
     ],
@@ -468,14 +474,14 @@ describe('TrenchRestore health', () => {
       `Restore ${from} failed: checksum mismatch`,
     ],
     [
-      'Failed without a backupRef or message',
+      'Failed without a backup or message',
       { ...run('TrenchRestore', { phase: 'Failed' }), spec: {} },
       'Degraded',
       'Restore failed: no message in status',
     ],
     [
       'a status of an older generation',
-      run('TrenchRestore', { phase: 'Succeeded', observedGeneration: 1 }, 3),
+      run('TrenchRestore', { phase: 'Completed', observedGeneration: 1 }, 3),
       'Progressing',
       'Waiting for the operator to observe generation 3',
     ],
@@ -498,7 +504,7 @@ describe('every script on any object', () => {
   const anyObject = fc.record(
     {
       metadata: fc.option(fc.record({ generation: maybe }), { nil: undefined }),
-      spec: fc.option(fc.record({ backupRef: maybe, backup: maybe }), { nil: undefined }),
+      spec: fc.option(fc.record({ backup: maybe, trench: maybe }), { nil: undefined }),
       status: fc.oneof(
         json,
         fc.record(
@@ -537,7 +543,7 @@ describe('every script on any object', () => {
               ),
             ),
             message: maybe,
-            location: maybe,
+            path: maybe,
             sizeBytes: maybe,
           },
           { requiredKeys: [] },

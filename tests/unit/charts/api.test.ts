@@ -271,7 +271,7 @@ describe('validateTrenchSpec', () => {
       'cron step of zero',
       (s) => (s.backup = { schedule: '*/0 * * * *' }),
       'spec.backup.schedule',
-      'steps of at least 1',
+      "steps after * or a range, from 1 to the field's largest value",
     ],
     [
       'cron range that runs backwards',

@@ -56,7 +56,7 @@ function backup(
 ): LiveTrenchBackup {
   return {
     metadata: { name, namespace: 'prod', creationTimestamp: ago(secondsAgo) },
-    spec: { trenchRef: { name: trench }, reason: 'Scheduled' },
+    spec: { trench, reason: 'scheduled' },
     ...extra,
   };
 }
@@ -276,7 +276,7 @@ describe('formatStatus', () => {
     const out = formatStatus(
       ready,
       [
-        backup('shop-old', 2 * 86400, 'shop', { status: { phase: 'Succeeded', sizeBytes: 1536 } }),
+        backup('shop-old', 2 * 86400, 'shop', { status: { phase: 'Completed', sizeBytes: 1536 } }),
         backup('shop-new', 3600, 'shop', { status: { phase: 'Running' } }),
       ],
       UNCONFIGURED,
@@ -286,8 +286,8 @@ describe('formatStatus', () => {
       [
         'Backups:',
         '  NAME       REASON      PHASE       SIZE     AGE',
-        '  shop-new   Scheduled   Running     -        60m',
-        '  shop-old   Scheduled   Succeeded   1.5KiB   2d',
+        '  shop-new   scheduled   Running     -        60m',
+        '  shop-old   scheduled   Completed   1.5KiB   2d',
         '',
       ].join('\n'),
     );
@@ -390,7 +390,7 @@ describe('formatStatus: Alerts', () => {
 });
 
 describe('TrenchBackups of a Trench', () => {
-  it('keeps only those whose trenchRef names the Trench', () => {
+  it('keeps only those whose spec.trench names the Trench', () => {
     const all = [backup('a', 1), backup('b', 2, 'other'), backup('c', 3)];
     expect(backupsOf(all, 'shop').map((b) => b.metadata.name)).toEqual(['a', 'c']);
   });

@@ -1,0 +1,101 @@
+// kwok pods do not run their containers, so a Job whose work matters (a dump, a restore) is run
+// here as a host process: its container's exact command, arguments and environment, as the
+// kubelet would resolve them (secretKeyRef values read from the real API server, `$(VAR)`
+// expanded from earlier entries), with only the addresses and mounted paths a test names
+// changed. The binaries come first on PATH, as they do in the image.
+import { execFile } from 'node:child_process';
+import { mustKubectl } from './cluster.js';
+
+interface EnvEntry {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+interface JobContainer {
+  name: string;
+  command?: string[];
+  args?: string[];
+  env?: EnvEntry[];
+}
+
+export interface JobObject {
+  metadata: { name: string; namespace: string };
+  spec: { template: { spec: { containers: JobContainer[] } } };
+}
+
+export interface HostRunOptions {
+  /** Folders on PATH before the host's, standing in for the image's. */
+  readonly path: readonly string[];
+  /** Variables replaced after resolution, such as a mount point moved to a temporary folder. */
+  readonly set?: Readonly<Record<string, string>>;
+  /** Text replaced in every resolved value: a Service address for the host server's. */
+  readonly addresses?: Readonly<Record<string, string>>;
+}
+
+export interface HostRunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** What was run, for the test to assert it is the Job's own. */
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+async function secretValue(namespace: string, name: string, key: string): Promise<string> {
+  const out = await mustKubectl(['get', 'secret', name, '-n', namespace, '-o', 'json']);
+  const data = (JSON.parse(out) as { data?: Record<string, string> }).data ?? {};
+  const b64 = data[key];
+  if (b64 === undefined) throw new Error(`Secret ${namespace}/${name} has no key ${key}`);
+  return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** The kubelet's `$(VAR)` expansion: earlier entries only; `$$(VAR)` stays literal. */
+function expand(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => {
+    if (m === '$$') return '$';
+    return name !== undefined && name in env ? env[name]! : m;
+  });
+}
+
+/** Resolves the container's environment as the kubelet would. */
+export async function resolveEnv(
+  namespace: string,
+  container: JobContainer,
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = expand(e.value, env);
+    else if (e.valueFrom?.secretKeyRef) {
+      const ref = e.valueFrom.secretKeyRef;
+      env[e.name] = await secretValue(namespace, ref.name, ref.key);
+    } else throw new Error(`env ${e.name} has a source this harness does not resolve`);
+  }
+  return env;
+}
+
+/** Runs the Job's first container on the host; resolves with its exit code and output. */
+export async function runJobOnHost(job: JobObject, opts: HostRunOptions): Promise<HostRunResult> {
+  const container = job.spec.template.spec.containers[0];
+  if (!container?.command?.length) throw new Error(`Job ${job.metadata.name} has no command`);
+  const resolved = await resolveEnv(job.metadata.namespace, container);
+  for (const [name, value] of Object.entries(resolved)) {
+    let v = value;
+    for (const [from, to] of Object.entries(opts.addresses ?? {})) v = v.split(from).join(to);
+    resolved[name] = v;
+  }
+  Object.assign(resolved, opts.set ?? {});
+  const argv = [...container.command, ...(container.args ?? [])];
+  const env = { ...resolved, PATH: [...opts.path, process.env.PATH ?? ''].join(':') };
+  return new Promise((resolve) => {
+    execFile(
+      argv[0]!,
+      argv.slice(1),
+      { env, maxBuffer: 16 << 20, timeout: 600_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, argv, env });
+      },
+    );
+  });
+}
