@@ -3,10 +3,10 @@
 // Node's own words ("Unknown option '-x'. To specify a positional argument starting with a
 // '-'...") and it cannot say which verb a flag belongs to.
 
-export type Verb = 'status' | 'list' | 'version' | 'help';
+export type Verb = 'status' | 'list' | 'backup' | 'backups' | 'version' | 'help';
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
-export const VERBS: readonly Verb[] = ['status', 'list', 'version', 'help'];
+export const VERBS: readonly Verb[] = ['status', 'list', 'backup', 'backups', 'version', 'help'];
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['text', 'json', 'yaml'];
 
 export interface Options {
@@ -19,6 +19,8 @@ export interface Options {
   readonly context?: string;
   readonly kubeconfig?: string;
   readonly output: OutputFormat;
+  /** backup: wait until the backup finished, printing its progress. */
+  readonly wait?: boolean;
 }
 
 export type ParseResult =
@@ -36,13 +38,20 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   '--output': 'output',
 };
 
-const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['-h', '--help', '-A', '--all-namespaces']);
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  '-h',
+  '--help',
+  '-A',
+  '--all-namespaces',
+  '--wait',
+]);
 
 export function parseArgs(argv: readonly string[]): ParseResult {
   const values: Partial<Record<ValueFlag, string>> = {};
   const positionals: string[] = [];
   let allNamespaces = false;
   let help = false;
+  let wait = false;
   const fail = (error: string): ParseResult => ({ ok: false, error });
 
   for (let i = 0; i < argv.length; i++) {
@@ -53,6 +62,10 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     }
     if (arg === '-h' || arg === '--help') {
       help = true;
+      continue;
+    }
+    if (arg === '--wait') {
+      wait = true;
       continue;
     }
     if (arg === '-A' || arg === '--all-namespaces') {
@@ -112,7 +125,16 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
   };
 
+  if (wait && verb !== 'backup') return fail(`--wait applies to backup only, not ${verb}`);
   switch (verb) {
+    case 'backup':
+    case 'backups': {
+      if (rest.length !== 1)
+        return fail(`${verb} needs one Trench NAME: kubectl trench ${verb} NAME`);
+      if (allNamespaces)
+        return fail(`${verb} is about one Trench: --all-namespaces does not apply`);
+      return { ok: true, options: { ...common, name: rest[0]!, ...(wait ? { wait } : {}) } };
+    }
     case 'status': {
       if (rest.length === 0) return fail('status needs a Trench NAME: kubectl trench status NAME');
       if (rest.length > 1)
@@ -134,6 +156,10 @@ Usage:
   kubectl trench status NAME [flags]   one Trench: phase, conditions, replicas, rollout, backups,
                                        firing and pending alerts from its Prometheus (text only)
   kubectl trench list [flags]          a table of the Trenches in a namespace (or all, with -A)
+  kubectl trench backup NAME [--wait]  take a backup now: creates a TrenchBackup (reason manual,
+                                       never an edit of the Trench); --wait prints its progress
+                                       and exits 0 when it completes, 1 when it fails
+  kubectl trench backups NAME          the Trench's TrenchBackups, newest first
   kubectl trench version               the plugin's version
   kubectl trench help                  this text
 
@@ -143,14 +169,17 @@ Flags:
       --context NAME       kubeconfig context to use (default: the current context)
       --kubeconfig FILE    kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   -o, --output FORMAT      text (default), json or yaml
+      --wait               backup: wait until the backup finished
   -h, --help               this text
 
 Exit codes (the same for every --output):
   0  success; for status, the Trench is Ready (phase Ready, status observed the current generation)
-  1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind)
+  1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind);
+     backup --wait: the backup failed
   2  usage error: unknown command or flag, missing NAME, bad flag value, unknown context,
      unreadable kubeconfig
-  3  not found: the Trench does not exist (or the API server has no Trench CRD)
+  3  not found: the Trench does not exist (or the API server has no Trench CRD); backup --wait:
+     the TrenchBackup was deleted while waiting
   4  the API server cannot be reached or answered with an error: refused the credentials (401),
      forbade the request (403), failed it (5xx), or did not answer within 30 s
   5  a bug in the plugin (the stack trace is on stderr)

@@ -130,6 +130,39 @@ export async function listBackups(
   }
 }
 
+/** Creates a TrenchBackup; a name already taken is an error that says so. */
+export async function createBackup(
+  conn: Connection,
+  body: { metadata: { name: string; namespace: string } },
+): Promise<LiveTrenchBackup> {
+  const { name, namespace } = body.metadata;
+  try {
+    return (await bounded(
+      conn,
+      conn.api.createNamespacedCustomObject({ ...BACKUPS, namespace, body }),
+    )) as LiveTrenchBackup;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, { action: 'creating' });
+  }
+}
+
+export async function getBackup(
+  conn: Connection,
+  namespace: string,
+  name: string,
+): Promise<LiveTrenchBackup> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.getNamespacedCustomObject({ ...BACKUPS, namespace, name }),
+    )) as LiveTrenchBackup;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, {
+      notFound: `TrenchBackup ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`,
+    });
+  }
+}
+
 export interface HttpAnswer {
   readonly status: number;
   readonly body: string;
@@ -229,8 +262,9 @@ export function toCliError(
   error: unknown,
   conn: Pick<Connection, 'server'>,
   what: string,
-  messages: { notFound?: string },
+  messages: { notFound?: string; action?: string },
 ): CliError {
+  const action = messages.action ?? 'reading';
   if (error instanceof CliError) return error;
   if (error instanceof ApiException) {
     const code = error.code;
@@ -254,12 +288,12 @@ export function toCliError(
     }
     if (code === 403) {
       return new CliError(
-        `the API server ${conn.server} forbids reading ${what} (403 Forbidden)${said}`,
+        `the API server ${conn.server} forbids ${action} ${what} (403 Forbidden)${said}`,
         EXIT.unreachable,
       );
     }
     return new CliError(
-      `the API server ${conn.server} failed reading ${what} (HTTP ${code})${said}`,
+      `the API server ${conn.server} failed ${action} ${what} (HTTP ${code})${said}`,
       EXIT.unreachable,
     );
   }

@@ -10,11 +10,14 @@ import {
   trenchAlerts,
 } from './alerts.js';
 import { parseArgs, USAGE } from './args.js';
+import { finished, manualBackup, progressLine } from './backup.js';
 import {
   CliError,
   type Connection,
   connect,
+  createBackup,
   getAlerts,
+  getBackup,
   getTrench,
   listBackups,
   listTrenches,
@@ -22,6 +25,7 @@ import {
 } from './client.js';
 import {
   backupsOf,
+  backupTable,
   EXIT,
   emptyListMessage,
   formatList,
@@ -51,6 +55,7 @@ export async function run(
   argv: readonly string[],
   io: Io,
   now = () => new Date(),
+  pollMs = 1000,
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
@@ -87,6 +92,42 @@ export async function run(
         io.out(formatStatus(trench, backups, alerts, now()));
       }
       return statusExitCode(trench);
+    }
+    if (o.verb === 'backup') {
+      await getTrench(conn, namespace, o.name!);
+      const created = await createBackup(conn, manualBackup(namespace, o.name!, now()));
+      const name = created.metadata.name;
+      if (!o.wait) {
+        io.out(
+          o.output === 'text'
+            ? `trenchbackup.playtrenches.xyz/${name} created\n`
+            : render(o.output, created),
+        );
+        return EXIT.ok;
+      }
+      io.err(`trenchbackup.playtrenches.xyz/${name} created; waiting for it to finish\n`);
+      let last = '';
+      for (;;) {
+        const b = await getBackup(conn, namespace, name);
+        const line = progressLine(name, b.status);
+        if (line !== last) io.err(`${line}\n`);
+        last = line;
+        const code = finished(b.status);
+        if (code !== undefined) {
+          if (o.output !== 'text') io.out(render(o.output, b));
+          return code;
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+    if (o.verb === 'backups') {
+      await getTrench(conn, namespace, o.name!);
+      const items = backupsOf(await listBackups(conn, namespace), o.name!);
+      if (o.output !== 'text') io.out(render(o.output, { items }));
+      else if (items.length === 0)
+        io.err(`No TrenchBackups of Trench ${o.name} in namespace ${namespace}\n`);
+      else io.out(`${backupTable(items, now()).join('\n')}\n`);
+      return EXIT.ok;
     }
     const items = await listTrenches(conn, o.allNamespaces ? undefined : namespace);
     if (o.output !== 'text') io.out(render(o.output, { items }));

@@ -38,7 +38,8 @@ export function dataClaimKeys(obj: KubeObject): readonly string[] {
   const component = labels[LABEL_COMPONENT];
   const instance = labels[LABEL_INSTANCE];
   const ns = obj.metadata?.namespace;
-  if (!ns || !instance || (component !== 'postgres' && component !== 'redis')) return [];
+  // The backups claim has no ownerReference (it outlives the Trench), so it routes here too.
+  if (!ns || !instance || !['postgres', 'redis', 'backup'].includes(component ?? '')) return [];
   return [`${ns}/${instance}`];
 }
 

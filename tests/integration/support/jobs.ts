@@ -4,6 +4,7 @@
 // expanded from earlier entries), with only the addresses and mounted paths a test names
 // changed. The binaries come first on PATH, as they do in the image.
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mustKubectl } from './cluster.js';
 
 interface EnvEntry {
@@ -14,13 +15,14 @@ interface EnvEntry {
 
 interface JobContainer {
   name: string;
+  image?: string;
   command?: string[];
   args?: string[];
   env?: EnvEntry[];
 }
 
 export interface JobObject {
-  metadata: { name: string; namespace: string };
+  metadata: { name: string; namespace: string; ownerReferences?: unknown[] };
   spec: { template: { spec: { containers: JobContainer[] } } };
 }
 
@@ -98,4 +100,69 @@ export async function runJobOnHost(job: JobObject, opts: HostRunOptions): Promis
       },
     );
   });
+}
+
+/**
+ * The termination message the kubelet would report: the message file's text, or with
+ * terminationMessagePolicy FallbackToLogsOnError and a failed container an empty file, the
+ * log's tail; at most 4096 bytes either way.
+ */
+export function kubeletMessage(run: HostRunResult, messageFile: string): string {
+  let text = existsSync(messageFile) ? readFileSync(messageFile, 'utf8') : '';
+  if (text === '' && run.code !== 0) {
+    text = `${run.stdout}${run.stderr}`.split('\n').slice(-80).join('\n');
+  }
+  return text.length > 4096 ? text.slice(-4096) : text;
+}
+
+/**
+ * Reports a pod's container as terminated, as the kubelet does when its process exits: phase
+ * Succeeded or Failed, the exit code and message in the container's status. The Job
+ * controller takes it from there.
+ */
+export async function reportPodExit(
+  namespace: string,
+  pod: string,
+  container: string,
+  image: string,
+  exit: { readonly code: number; readonly message: string },
+): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const status = {
+    phase: exit.code === 0 ? 'Succeeded' : 'Failed',
+    conditions: [
+      { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: now },
+      { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: now },
+    ],
+    containerStatuses: [
+      {
+        name: container,
+        image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: exit.code,
+            reason: exit.code === 0 ? 'Completed' : 'Error',
+            message: exit.message,
+            startedAt: now,
+            finishedAt: now,
+          },
+        },
+      },
+    ],
+  };
+  await mustKubectl([
+    'patch',
+    'pod',
+    pod,
+    '-n',
+    namespace,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
 }

@@ -114,6 +114,11 @@ describe.each([false, true])('with prometheusOperator %s', (prometheusOperator) 
       'playtrenches.xyz/trenches/status',
       'playtrenches.xyz/trenches/finalizers',
       'events.k8s.io/events',
+      'playtrenches.xyz/trenchbackups',
+      'playtrenches.xyz/trenchbackups/status',
+      'playtrenches.xyz/trenchbackups/finalizers',
+      'batch/jobs',
+      '/pods',
     ]);
     expect([...granted.keys()].filter((g) => !uses.has(g))).toEqual([]);
     expect(granted.get('playtrenches.xyz/trenches')).toEqual(new Set(['get', 'list', 'watch']));

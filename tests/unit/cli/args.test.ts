@@ -116,8 +116,31 @@ describe('parseArgs', () => {
 
   it('refuses an unknown verb, naming it and the known ones', () => {
     expect(error(['get', 'shop'])).toBe(
-      'unknown command "get": expected one of status, list, version, help',
+      'unknown command "get": expected one of status, list, backup, backups, version, help',
     );
+  });
+
+  it('parses backup NAME --wait and backups NAME, and refuses what does not apply', () => {
+    expect(parseArgs(['backup', 'shop', '--wait', '-n', 'prod'])).toEqual({
+      ok: true,
+      options: {
+        verb: 'backup',
+        name: 'shop',
+        wait: true,
+        namespace: 'prod',
+        allNamespaces: false,
+        output: 'text',
+      },
+    });
+    expect(parseArgs(['backups', 'shop'])).toMatchObject({
+      ok: true,
+      options: { verb: 'backups', name: 'shop' },
+    });
+    expect(error(['backup'])).toBe('backup needs one Trench NAME: kubectl trench backup NAME');
+    expect(error(['backups', 'a', 'b'])).toMatch(/backups needs one Trench NAME/);
+    expect(error(['backups', 'shop', '--wait'])).toBe('--wait applies to backup only, not backups');
+    expect(error(['backup', 'shop', '-A'])).toMatch(/--all-namespaces does not apply/);
+    expect(error(['backup', 'shop', '--wait=yes'])).toBe('flag "--wait" takes no value');
   });
 
   it('refuses status without a NAME or with two', () => {
