@@ -85,8 +85,8 @@ const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
 /**
- * The backup controller's: TrenchBackups (created by the schedule, deleted by retention), their
- * status, the dump Jobs (created once, never changed) and their pods (read for the
+ * The backup and restore controllers': TrenchBackups (created by the schedule, deleted by
+ * retention), their status, TrenchRestores and theirs, the dump, verify and restore Jobs (created once, never changed) and their pods (read for the
  * termination message). Jobs are not in the list above: no Trench renders one, and prune must
  * never touch them.
  */
@@ -106,6 +106,22 @@ export const BACKUP_RULES: readonly PolicyRule[] = [
   {
     apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
     resources: ['trenchbackups/finalizers'],
+    verbs: ['update'],
+  },
+  // The restore controller's: TrenchRestores (read) and their status; its Jobs are owned by them.
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores'],
+    verbs: READ,
+  },
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores/status'],
+    verbs: ['get', 'update', 'patch'],
+  },
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores/finalizers'],
     verbs: ['update'],
   },
   { apiGroups: ['batch'], resources: ['jobs'], verbs: [...READ, 'create', 'delete'] },

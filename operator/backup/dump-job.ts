@@ -67,7 +67,8 @@ export function dumpJobName(backup: string): string {
   return jobName(backup, 'dump');
 }
 
-function jobName(backup: string, suffix: string): string {
+/** `<name>-<suffix>`, or a hashed name when that exceeds the 63 characters a pod label allows. */
+export function jobName(backup: string, suffix: string): string {
   const name = `${backup}-${suffix}`;
   if (name.length <= 63) return name;
   const hash = createHash('sha256').update(backup).digest('hex').slice(0, 10);
@@ -78,7 +79,8 @@ export function dumpPath(backup: string): string {
   return `${DUMP_DIR}/${backup}.dump`;
 }
 
-function sourceEnv(source: DumpSource): EnvVar[] {
+/** The environment that points a Job's psql, pg_dump or pg_restore at the database. */
+export function sourceEnv(source: DumpSource): EnvVar[] {
   if ('managed' in source) return [...source.managed.env];
   return [secretEnv('DATABASE_URL', source.external.secretName, source.external.key)];
 }
@@ -89,7 +91,8 @@ export function dumpJob(input: DumpJobInput): Record<string, unknown> {
     namespace: input.namespace,
     trench: input.trench,
     backup: input.backup.name,
-    owner: input.backup,
+    route: { [LABEL_BACKUP]: input.backup.name },
+    owner: { kind: 'TrenchBackup', ...input.backup },
     image: input.image,
     claimName: input.claimName,
     container: 'dump',
@@ -134,6 +137,7 @@ export function removeJob(input: RemoveJobInput): Record<string, unknown> {
     namespace: input.namespace,
     trench: input.trench,
     backup: input.backup,
+    route: { [LABEL_BACKUP]: input.backup },
     image: input.image,
     claimName: input.claimName,
     container: 'remove',
@@ -146,12 +150,19 @@ export function removeJob(input: RemoveJobInput): Record<string, unknown> {
   });
 }
 
-interface ClaimJobInput {
+export interface ClaimJobInput {
   readonly name: string;
   readonly namespace: string;
   readonly trench: string;
+  /** The TrenchBackup whose file the Job works on (BACKUP_NAME in its environment). */
   readonly backup: string;
-  readonly owner?: { readonly name: string; readonly uid: string };
+  /** The label that routes the Job back to the object it works for. */
+  readonly route: Readonly<Record<string, string>>;
+  readonly owner?: {
+    readonly kind: 'TrenchBackup' | 'TrenchRestore';
+    readonly name: string;
+    readonly uid: string;
+  };
   readonly image: string;
   readonly claimName: string;
   readonly container: string;
@@ -163,8 +174,8 @@ interface ClaimJobInput {
 }
 
 /** A Job whose one container runs `script` with the backups claim at BACKUP_MOUNT. */
-function claimJob(input: ClaimJobInput): Record<string, unknown> {
-  const labels = { ...componentLabels('backup', input.trench), [LABEL_BACKUP]: input.backup };
+export function claimJob(input: ClaimJobInput): Record<string, unknown> {
+  const labels = { ...componentLabels('backup', input.trench), ...input.route };
   const securityContext = {
     runAsNonRoot: true,
     runAsUser: POSTGRES_USER_ID,
@@ -187,7 +198,7 @@ function claimJob(input: ClaimJobInput): Record<string, unknown> {
             ownerReferences: [
               {
                 apiVersion: 'playtrenches.xyz/v1alpha1',
-                kind: 'TrenchBackup',
+                kind: input.owner.kind,
                 name: input.owner.name,
                 uid: input.owner.uid,
                 controller: true,

@@ -21,6 +21,8 @@ import type { ControllerSpec } from '../runtime/manager.js';
 import { formatTime, type KubeObject, splitKey } from '../runtime/types.js';
 import { TRENCH } from '../trench/kinds.js';
 import { TRENCH_BACKUP, type TrenchBackupObject } from './controller.js';
+import { TRENCH_RESTORE, type TrenchRestoreObject } from './restore.js';
+import { isRestoreFinished } from './restore-progress.js';
 import { decideRetention, type RetainedBackup } from './retention.js';
 import { type BackupSchedule, decideSchedule, slotBackupName } from './schedule.js';
 
@@ -33,6 +35,8 @@ export interface SchedulerDeps {
   readonly client: KubeClient;
   readonly trenches: Informer<Trench & KubeObject>;
   readonly backups: Informer<TrenchBackupObject>;
+  /** Retention keeps a backup an unfinished restore reads. */
+  readonly restores?: Informer<TrenchRestoreObject>;
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly now?: () => number;
@@ -168,6 +172,12 @@ async function applyRetention(
   const spec = trench.spec.backup;
   if (!spec) return;
   const live = backups.filter((b) => !b.metadata?.deletionTimestamp);
+  const ns = trench.metadata?.namespace ?? '';
+  const inUse = new Set(
+    (deps.restores?.list() ?? [])
+      .filter((r) => r.metadata?.namespace === ns && !isRestoreFinished(r.status?.phase))
+      .map((r) => r.spec.backup),
+  );
   const view: RetainedBackup[] = live.map((b) => ({
     name: b.metadata?.name ?? '',
     phase: b.status?.phase,
@@ -175,11 +185,11 @@ async function applyRetention(
       b.status?.completionTime ?? b.metadata?.creationTimestamp ?? new Date(0).toISOString(),
     ),
     manual: b.spec.reason === 'manual',
+    inUse: inUse.has(b.metadata?.name ?? ''),
   }));
   const decision = decideRetention(view, spec.retention, spec.timeZone ?? 'UTC');
   for (const name of decision.remove) {
     const b = live.find((x) => x.metadata?.name === name);
-    const ns = trench.metadata?.namespace ?? '';
     await deps.client.delete(
       { ...TRENCH_BACKUP, namespace: ns, name },
       { ...(b?.metadata?.uid ? { uid: b.metadata.uid } : {}), signal },
@@ -215,6 +225,7 @@ export function backupScheduler(o: SchedulerOptions): {
     client: o.client,
     trenches,
     backups,
+    restores: o.informers.informer<TrenchRestoreObject>(TRENCH_RESTORE),
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
     ...(o.now ? { now: o.now } : {}),

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../charts/api/trench.js';
 import type { PrometheusTarget } from './alerts.js';
-import { EXIT, type LiveTrench, type LiveTrenchBackup } from './format.js';
+import { EXIT, type LiveTrench, type LiveTrenchBackup, type LiveTrenchRestore } from './format.js';
 
 export class CliError extends Error {
   constructor(
@@ -72,6 +72,7 @@ export function connect({ kubeconfig, context, timeoutMs = 30_000 }: ConnectOpti
 
 const TRENCHES = { group: GROUP, version: VERSION, plural: 'trenches' } as const;
 const BACKUPS = { group: GROUP, version: VERSION, plural: 'trenchbackups' } as const;
+const RESTORES = { group: GROUP, version: VERSION, plural: 'trenchrestores' } as const;
 
 export async function getTrench(
   conn: Connection,
@@ -146,10 +147,12 @@ export async function createBackup(
   }
 }
 
+/** `waiting`: the backup was there a moment ago; `named`: a name the user gave. */
 export async function getBackup(
   conn: Connection,
   namespace: string,
   name: string,
+  context: 'waiting' | 'named' = 'waiting',
 ): Promise<LiveTrenchBackup> {
   try {
     return (await bounded(
@@ -158,7 +161,43 @@ export async function getBackup(
     )) as LiveTrenchBackup;
   } catch (error) {
     throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, {
-      notFound: `TrenchBackup ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`,
+      notFound:
+        context === 'waiting'
+          ? `TrenchBackup ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`
+          : `TrenchBackup ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
+    });
+  }
+}
+
+/** Creates a TrenchRestore; a name already taken is an error that says so. */
+export async function createRestore(
+  conn: Connection,
+  body: { metadata: { name: string; namespace: string } },
+): Promise<LiveTrenchRestore> {
+  const { name, namespace } = body.metadata;
+  try {
+    return (await bounded(
+      conn,
+      conn.api.createNamespacedCustomObject({ ...RESTORES, namespace, body }),
+    )) as LiveTrenchRestore;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchRestore ${JSON.stringify(name)}`, { action: 'creating' });
+  }
+}
+
+export async function getRestore(
+  conn: Connection,
+  namespace: string,
+  name: string,
+): Promise<LiveTrenchRestore> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.getNamespacedCustomObject({ ...RESTORES, namespace, name }),
+    )) as LiveTrenchRestore;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchRestore ${JSON.stringify(name)}`, {
+      notFound: `TrenchRestore ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`,
     });
   }
 }

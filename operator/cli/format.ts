@@ -2,7 +2,12 @@
 // objects read and `now`: no clock, no I/O, so every line has a table test.
 
 import { stringify } from 'yaml';
-import type { TrenchBackupSpec, TrenchBackupStatus } from '../../charts/api/backup.js';
+import type {
+  TrenchBackupSpec,
+  TrenchBackupStatus,
+  TrenchRestoreSpec,
+  TrenchRestoreStatus,
+} from '../../charts/api/backup.js';
 import type { RolloutSpec, TrenchStatus } from '../../charts/api/trench.js';
 import { formatBytes } from '../runtime/bytes.js';
 import { type AlertsResult, alertOrder } from './alerts.js';
@@ -17,6 +22,7 @@ export interface LiveTrench {
   metadata: {
     name: string;
     namespace: string;
+    uid?: string;
     generation?: number;
     creationTimestamp?: string;
   };
@@ -28,6 +34,12 @@ export interface LiveTrenchBackup {
   metadata: { name: string; namespace?: string; creationTimestamp?: string };
   spec: TrenchBackupSpec;
   status?: TrenchBackupStatus;
+}
+
+export interface LiveTrenchRestore {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+  spec: TrenchRestoreSpec;
+  status?: TrenchRestoreStatus;
 }
 
 export const EXIT = {

@@ -10,14 +10,16 @@ import {
   trenchAlerts,
 } from './alerts.js';
 import { parseArgs, USAGE } from './args.js';
-import { finished, manualBackup, progressLine } from './backup.js';
+import { finished, manualBackup, progressLine, restoreRefusal, restoreRequest } from './backup.js';
 import {
   CliError,
   type Connection,
   connect,
   createBackup,
+  createRestore,
   getAlerts,
   getBackup,
+  getRestore,
   getTrench,
   listBackups,
   listTrenches,
@@ -118,6 +120,46 @@ export async function run(
           return code;
         }
         await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+    if (o.verb === 'restore') {
+      const trench = await getTrench(conn, namespace, o.name!);
+      const backup = await getBackup(conn, namespace, o.from!, 'named');
+      const refusal = restoreRefusal(
+        backup,
+        { name: o.name!, ...(trench.metadata.uid ? { uid: trench.metadata.uid } : {}) },
+        o.force === true,
+      );
+      if (refusal) {
+        io.err(`${PREFIX}cannot restore TrenchBackup ${JSON.stringify(o.from)}: ${refusal}\n`);
+        return EXIT.notReady;
+      }
+      const created = await createRestore(
+        conn,
+        restoreRequest(namespace, o.name!, o.from!, o.force === true, now()),
+      );
+      const name = created.metadata.name;
+      if (!o.wait) {
+        io.out(
+          o.output === 'text'
+            ? `trenchrestore.playtrenches.xyz/${name} created\n`
+            : render(o.output, created),
+        );
+        return EXIT.ok;
+      }
+      io.err(`trenchrestore.playtrenches.xyz/${name} created; waiting for it to finish\n`);
+      let last = '';
+      for (;;) {
+        const r = await getRestore(conn, namespace, name);
+        const line = progressLine(name, r.status);
+        if (line !== last) io.err(`${line}\n`);
+        last = line;
+        const code = finished(r.status);
+        if (code !== undefined) {
+          if (o.output !== 'text') io.out(render(o.output, r));
+          return code;
+        }
+        await new Promise((res) => setTimeout(res, pollMs));
       }
     }
     if (o.verb === 'backups') {

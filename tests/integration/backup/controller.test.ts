@@ -7,19 +7,19 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchBackupStatus } from '../../../charts/api/backup.js';
 import { REPO_ROOT } from '../../../hack/lib/cluster.js';
 import { kubectl, mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
-import { type JobObject, kubeletMessage, reportPodExit, runJobOnHost } from '../support/jobs.js';
+import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   installCrdsAndRbac,
   metricValue,
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
-import { type PostgresServer, postgresBin, startPostgres } from '../support/services.js';
+import { type PostgresServer, startPostgres } from '../support/services.js';
 
 const ns = useNamespace('backup-controller', {
   'pod-security.kubernetes.io/enforce': 'restricted',
@@ -75,31 +75,11 @@ async function runDump(backup: string, postgresAt: string) {
 }
 
 /** Runs the pod of `job` on the host with `dir` as the backups claim; reports its exit. */
-async function runPod(job: JobObject, dir: string, postgresAt?: string) {
-  const pod = await waitFor(
-    async () => {
-      const pods = await getJson<{
-        items: { metadata: { name: string }; status?: { phase?: string } }[];
-      }>('pods', '-l', `batch.kubernetes.io/job-name=${job.metadata.name}`);
-      const p = pods.items[0];
-      return p?.status?.phase === 'Running' ? p : undefined;
-    },
-    { what: `the pod of Job ${job.metadata.name} to run` },
-  );
-  const messageFile = join(mkdtempSync(join(tmpdir(), 'trench-pod-')), 'termination-log');
-  dirs.push(dirname(messageFile));
-  const run = await runJobOnHost(job, {
-    path: [postgresBin()],
-    set: { BACKUP_DIR: dir, RESULT_FILE: messageFile },
+const runPod = (job: JobObject, dir: string, postgresAt?: string) =>
+  runJobPod(job, {
+    claimDir: dir,
     ...(postgresAt ? { addresses: { 'shop-postgres:5432': postgresAt } } : {}),
   });
-  const container = job.spec.template.spec.containers[0]!;
-  await reportPodExit(ns.name, pod.metadata.name, container.name, container.image ?? '', {
-    code: run.code,
-    message: kubeletMessage(run, messageFile),
-  });
-  return run;
-}
 
 beforeAll(async () => {
   pg = await startPostgres();
@@ -509,17 +489,26 @@ describe('scheduled backups and retention', () => {
       await getJson<{ items: (BackupObject & { spec: { reason: string } })[] }>('trenchbackups')
     ).items.filter((b) => b.spec.reason === 'manual' && b.status?.phase === 'Completed');
     expect(manual.length).toBeGreaterThan(0);
-    const events = await mustKubectl([
-      'get',
-      'events',
-      '-n',
-      ns.name,
-      '--field-selector',
-      'involvedObject.name=shop,reason=BackupExpired',
-      '-o',
-      'jsonpath={.items[*].note}',
-    ]);
-    expect(events).toContain(`Deleted TrenchBackup ${first}`);
+    // An Event on the Trench says what went and why (kubectl reads events as core/v1: message).
+    const events = await waitFor(
+      async () => {
+        const out = await mustKubectl([
+          'get',
+          'events',
+          '-n',
+          ns.name,
+          '--field-selector',
+          'involvedObject.name=shop,reason=BackupExpired',
+          '-o',
+          'jsonpath={.items[*].message}',
+        ]);
+        return out.includes(first!) ? out : undefined;
+      },
+      { what: 'a BackupExpired event on the Trench' },
+    );
+    expect(events).toContain(
+      `Deleted TrenchBackup ${first}: retention (daily 1, weekly 0, monthly 0) no longer keeps it`,
+    );
   }, 240_000);
 
   it('suspended, it schedules nothing and deletes nothing', async () => {

@@ -4,8 +4,11 @@
 // expanded from earlier entries), with only the addresses and mounted paths a test names
 // changed. The binaries come first on PATH, as they do in the image.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mustKubectl } from './cluster.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mustKubectl, waitFor } from './cluster.js';
+import { postgresBin } from './services.js';
 
 interface EnvEntry {
   name: string;
@@ -165,4 +168,57 @@ export async function reportPodExit(
     '-p',
     JSON.stringify({ status }),
   ]);
+}
+
+export interface PodRunOptions {
+  /** The folder standing in for the backups claim (BACKUP_DIR). */
+  readonly claimDir: string;
+  /** Text replaced in every resolved value, such as `shop-postgres:5432` for a host server. */
+  readonly addresses?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the kubelet does for one of the operator's Jobs: waits for the Job's pod to be Running
+ * (kwok keeps it there, hack/lib/kwok-stages.ts), runs its container on the host with
+ * PostgreSQL's binaries first on PATH, and reports the exit and termination message.
+ */
+export async function runJobPod(job: JobObject, opts: PodRunOptions): Promise<HostRunResult> {
+  const { namespace, name } = job.metadata;
+  const pod = await waitFor(
+    async () => {
+      const out = await mustKubectl([
+        'get',
+        'pods',
+        '-n',
+        namespace,
+        '-l',
+        `batch.kubernetes.io/job-name=${name}`,
+        '-o',
+        'json',
+      ]);
+      const pods = JSON.parse(out) as {
+        items: { metadata: { name: string }; status?: { phase?: string } }[];
+      };
+      const p = pods.items[0];
+      return p?.status?.phase === 'Running' ? p : undefined;
+    },
+    { what: `the pod of Job ${name} to run` },
+  );
+  const messageDir = mkdtempSync(join(tmpdir(), 'trench-pod-'));
+  try {
+    const messageFile = join(messageDir, 'termination-log');
+    const run = await runJobOnHost(job, {
+      path: [postgresBin()],
+      set: { BACKUP_DIR: opts.claimDir, RESULT_FILE: messageFile },
+      ...(opts.addresses ? { addresses: opts.addresses } : {}),
+    });
+    const container = job.spec.template.spec.containers[0]!;
+    await reportPodExit(namespace, pod.metadata.name, container.name, container.image ?? '', {
+      code: run.code,
+      message: kubeletMessage(run, messageFile),
+    });
+    return run;
+  } finally {
+    rmSync(messageDir, { recursive: true, force: true });
+  }
 }
