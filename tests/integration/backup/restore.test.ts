@@ -164,7 +164,7 @@ afterAll(async () => {
 describe('a TrenchRestore', () => {
   it('verifies, stops the API and workers, restores the data in place and brings them back', async () => {
     await damageShopData(pg);
-    expect(await shopSnapshot(pg)).not.toEqual(atBackup);
+    expect(await pg.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'orders'")).toBe('0');
     await create('TrenchRestore', 'shop-r1', { trench: 'shop', backup: 'shop-good' });
 
     // Verifying: nothing is stopped yet.
