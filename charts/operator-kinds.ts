@@ -85,6 +85,50 @@ const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
 /**
+ * The backup and restore controllers': TrenchBackups (created by the schedule, deleted by
+ * retention), their status, TrenchRestores and theirs, the dump, verify and restore Jobs (created once, never changed) and their pods (read for the
+ * termination message). Jobs are not in the list above: no Trench renders one, and prune must
+ * never touch them.
+ */
+export const BACKUP_RULES: readonly PolicyRule[] = [
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchbackups'],
+    // patch: the finalizer that holds a deleted backup until its file is removed.
+    verbs: [...READ, 'create', 'delete', 'patch'],
+  },
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchbackups/status'],
+    verbs: ['get', 'update', 'patch'],
+  },
+  // The dump Job's ownerReference sets blockOwnerDeletion (see the Trench's finalizers below).
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchbackups/finalizers'],
+    verbs: ['update'],
+  },
+  // The restore controller's: TrenchRestores (read) and their status; its Jobs are owned by them.
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores'],
+    verbs: READ,
+  },
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores/status'],
+    verbs: ['get', 'update', 'patch'],
+  },
+  {
+    apiGroups: [groupOf(TRENCH_KIND.apiVersion)],
+    resources: ['trenchrestores/finalizers'],
+    verbs: ['update'],
+  },
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: [...READ, 'create', 'delete'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+];
+
+/**
  * Exactly what the operator reads or writes: Trenches (read) and their status, every kind in
  * the list above, and events. Nothing else: a grant for a kind nothing uses fails the test.
  */
@@ -112,6 +156,7 @@ export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] 
     const verbs = { rendered: OWN, generated: [...READ, 'create'], retired: [...READ, 'delete'] };
     rules.push({ apiGroups: [groupOf(k.apiVersion)], resources: [k.plural], verbs: verbs[k.role] });
   }
+  rules.push(...BACKUP_RULES);
   rules.push({ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] });
   return rules;
 }

@@ -8,6 +8,7 @@ import { applyTrenchDefaults, validateTrenchName, validateTrenchSpec } from './a
 import { Api } from './constructs/api.js';
 import { BackupStorage } from './constructs/backup.js';
 import {
+  ANNOTATION_RESOURCE_POLICY,
   DEFAULT_MANAGED_BY,
   type EnvVar,
   type Manifest,
@@ -165,7 +166,10 @@ export class TrenchChart extends Chart {
     }
   }
 
-  /** Every child as plain JSON: keys sorted, ownerReferences set when the uid is known. */
+  /**
+   * Every child as plain JSON: keys sorted, ownerReferences set when the uid is known, except
+   * on children whose resource policy is `keep`.
+   */
   public manifests(): Manifest[] {
     const owner = this.ownerUid
       ? [
@@ -180,7 +184,8 @@ export class TrenchChart extends Chart {
         ]
       : undefined;
     return manifestsOf(this).map((m) => {
-      if (owner) m.metadata.ownerReferences = owner;
+      const kept = m.metadata.annotations?.[ANNOTATION_RESOURCE_POLICY] === 'keep';
+      if (owner && !kept) m.metadata.ownerReferences = owner;
       return canonical(m) as Manifest;
     });
   }

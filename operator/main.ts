@@ -25,6 +25,9 @@ import {
   type GrafanaAdminSecretRef,
   parseGrafanaAdminSecretRef,
 } from '../charts/lib/grafana-admin.js';
+import { backupController } from './backup/controller.js';
+import { restoreController } from './backup/restore.js';
+import { backupScheduler } from './backup/scheduler.js';
 import { ensureGrafanaAdminSecretUntilDone } from './monitoring/grafana-admin.js';
 import { registerThresholdMetrics } from './monitoring/thresholds.js';
 import { SharedInformers } from './runtime/cache.js';
@@ -116,13 +119,16 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   });
   const metrics = createMetrics();
   const scaling = scalingController({ client, informers, log, metrics });
+  const backup = backupController({ client, informers, log, metrics });
+  const schedule = backupScheduler({ client, informers, log });
+  const restore = restoreController({ client, informers, log });
   const trenches = informers.informer<Trench & KubeObject>(TRENCH);
   registerThresholdMetrics(metrics.registry, () => trenches.list());
   const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
   const manager = new Manager({
     client,
     informers: informers.all(),
-    controllers: [trench.spec, scaling.spec],
+    controllers: [trench.spec, scaling.spec, backup.spec, schedule.spec, restore.spec],
     metrics,
     leaderElection: config.leaderElection
       ? { namespace: config.leaseNamespace, name: 'trench-operator', identity }

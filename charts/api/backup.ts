@@ -118,7 +118,17 @@ export const TrenchRestoreStatusSchema = Type.Object({
       { description: 'Replicas before Quiescing, given back at Resuming.' },
     ),
   ),
-  jobName: Type.Optional(Type.String({ description: 'The restore Job.' })),
+  jobName: Type.Optional(
+    Type.String({
+      description: 'The Job of the current step: the verify Job, then the restore Job.',
+    }),
+  ),
+  failureReason: Type.Optional(
+    Type.String({
+      description:
+        'Why the restore failed, such as ChecksumMismatch or RestoreFailed; set as soon as it is known, while the workloads resume.',
+    }),
+  ),
 });
 
 export const TrenchRestoreSchema = Type.Object({

@@ -1,9 +1,11 @@
 // Backup storage for one Trench: the PVC the operator's dump Jobs write to. The Jobs
-// themselves are created by the operator at each schedule slot (and for manual backups),
-// so that a slot's Job exists once and its outcome lands in a TrenchBackup's status.
+// themselves are created by the operator for each TrenchBackup, so that a backup's Job exists
+// once and its outcome lands in the TrenchBackup's status. The claim has no ownerReference:
+// deleting the Trench keeps it, with every dump on it.
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
+  ANNOTATION_RESOURCE_POLICY,
   checkQuantity,
   checkTrenchName,
   componentLabels,
@@ -36,6 +38,8 @@ export class BackupStorage extends Construct {
       metadata: {
         name: this.claimName,
         labels: componentLabels('backup', props.trench, props.managedBy ?? DEFAULT_MANAGED_BY),
+        // Kept when the Trench is deleted: the dumps outlive it, like the data volumes.
+        annotations: { [ANNOTATION_RESOURCE_POLICY]: 'keep' },
       },
       spec: {
         accessModes: ['ReadWriteOnce'],

@@ -16,6 +16,12 @@ export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 /** Separates stable from canary API pods; the Service selects both, each Deployment one. */
 export const LABEL_TRACK = 'playtrenches.xyz/track';
+/**
+ * `keep` on a child: it gets no ownerReference, so deleting the Trench (or dropping the part of
+ * the spec that made it) leaves it in place, as `helm.sh/resource-policy: keep` does for Helm.
+ * The backups claim carries it: a Trench deleted by mistake must not take its backups with it.
+ */
+export const ANNOTATION_RESOURCE_POLICY = 'playtrenches.xyz/resource-policy';
 
 export type Component =
   | 'api'

@@ -35,6 +35,27 @@ export const POSTGRES_PASSWORD_KEY = 'password';
 export const DEFAULT_POSTGRES_IMAGE = 'docker.io/library/postgres:16.6';
 // Data and temporary sort files live on the claim; ephemeral storage is logs, the socket
 // directory and /tmp.
+/**
+ * PG* variables and DATABASE_URL for clients of a Trench's managed Postgres (its API, worker
+ * and backup Jobs); the password comes from the Secret.
+ */
+export function postgresClientEnv(trench: string, database: string): EnvVar[] {
+  const host = `${trench}-postgres`;
+  // PGPASSWORD precedes DATABASE_URL: Kubernetes expands $(PGPASSWORD) from earlier entries.
+  // The operator generates URL-safe passwords, so the URL needs no escaping.
+  return [
+    { name: 'PGHOST', value: host },
+    { name: 'PGPORT', value: String(POSTGRES_PORT) },
+    { name: 'PGDATABASE', value: database },
+    { name: 'PGUSER', value: POSTGRES_USER },
+    secretEnv('PGPASSWORD', host, POSTGRES_PASSWORD_KEY),
+    {
+      name: 'DATABASE_URL',
+      value: `postgres://${POSTGRES_USER}:$(PGPASSWORD)@${host}:${POSTGRES_PORT}/${database}`,
+    },
+  ];
+}
+
 export const DEFAULT_POSTGRES_RESOURCES = {
   requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
   limits: { cpu: '2', memory: '1Gi', 'ephemeral-storage': '1Gi' },
@@ -86,19 +107,7 @@ export class Postgres extends Construct {
     this.secretName = this.name;
     this.database = database;
     this.podSelector = selectorLabels('postgres', props.trench);
-    // PGPASSWORD precedes DATABASE_URL: Kubernetes expands $(PGPASSWORD) from earlier entries.
-    // The operator generates URL-safe passwords, so the URL needs no escaping.
-    this.clientEnv = [
-      { name: 'PGHOST', value: this.name },
-      { name: 'PGPORT', value: String(POSTGRES_PORT) },
-      { name: 'PGDATABASE', value: database },
-      { name: 'PGUSER', value: POSTGRES_USER },
-      secretEnv('PGPASSWORD', this.secretName, POSTGRES_PASSWORD_KEY),
-      {
-        name: 'DATABASE_URL',
-        value: `postgres://${POSTGRES_USER}:$(PGPASSWORD)@${this.name}:${POSTGRES_PORT}/${database}`,
-      },
-    ];
+    this.clientEnv = postgresClientEnv(props.trench, database);
 
     const service = new kplus.Service(this, 'Service', {
       metadata: { name: this.name, labels },

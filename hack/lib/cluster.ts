@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { type Binaries, ensureBinaries } from './binaries.js';
+import { kwokStagesConfig } from './kwok-stages.js';
 import { base64File, createPki, type Identity, type Pki } from './pki.js';
 import {
   freePorts,
@@ -25,6 +26,7 @@ import {
   stopProcess,
 } from './processes.js';
 import { PROVISIONER } from './provisioner.js';
+import { KWOK_VERSION } from './versions.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_STATE_DIR = join(REPO_ROOT, '.trench', 'cluster');
@@ -443,6 +445,13 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     log(`API server ready at ${server}`);
     start('kube-controller-manager');
     start('kube-scheduler');
+    try {
+      const stages = join(stateDir, 'kwok-stages.yaml');
+      writeFileSync(stages, await kwokStagesConfig(KWOK_VERSION));
+      args.kwok.push(`--config=${stages}`);
+    } catch (error) {
+      log(`kwok keeps its default stages, completing every Job's pod at once: ${error}`);
+    }
     start('kwok');
     processes.push(
       startProcess(

@@ -64,23 +64,118 @@ printf '{"path":"${DUMP_DIR}/%s.dump","checksum":"sha256:%s","sizeBytes":%s,"ser
 
 /** `<backup>-dump`, or a hashed name when that exceeds the 63 characters a pod label allows. */
 export function dumpJobName(backup: string): string {
-  const name = `${backup}-dump`;
+  return jobName(backup, 'dump');
+}
+
+/** `<name>-<suffix>`, or a hashed name when that exceeds the 63 characters a pod label allows. */
+export function jobName(backup: string, suffix: string): string {
+  const name = `${backup}-${suffix}`;
   if (name.length <= 63) return name;
   const hash = createHash('sha256').update(backup).digest('hex').slice(0, 10);
-  return `${backup.slice(0, 63 - 16).replace(/-+$/, '')}-${hash}-dump`;
+  return `${backup.slice(0, 63 - 12 - suffix.length).replace(/-+$/, '')}-${hash}-${suffix}`;
 }
 
 export function dumpPath(backup: string): string {
   return `${DUMP_DIR}/${backup}.dump`;
 }
 
-function sourceEnv(source: DumpSource): EnvVar[] {
+/** The environment that points a Job's psql, pg_dump or pg_restore at the database. */
+export function sourceEnv(source: DumpSource): EnvVar[] {
   if ('managed' in source) return [...source.managed.env];
   return [secretEnv('DATABASE_URL', source.external.secretName, source.external.key)];
 }
 
 export function dumpJob(input: DumpJobInput): Record<string, unknown> {
-  const labels = { ...componentLabels('backup', input.trench), [LABEL_BACKUP]: input.backup.name };
+  return claimJob({
+    name: dumpJobName(input.backup.name),
+    namespace: input.namespace,
+    trench: input.trench,
+    backup: input.backup.name,
+    route: { [LABEL_BACKUP]: input.backup.name },
+    owner: { kind: 'TrenchBackup', ...input.backup },
+    image: input.image,
+    claimName: input.claimName,
+    container: 'dump',
+    script: DUMP_SCRIPT,
+    env: sourceEnv(input.source),
+    // One attempt: a retried dump could overlap a half-written one, and the next slot (or a
+    // person, with kubectl trench backup) is the retry.
+    backoffLimit: 0,
+    activeDeadlineSeconds: input.activeDeadlineSeconds ?? 6 * 3600,
+    ttlSecondsAfterFinished: 7 * 86400,
+  });
+}
+
+// Removes every file a dump of BACKUP_NAME may have left: the dump, its sum, a partial one.
+export const REMOVE_SCRIPT = `set -eu
+dir="$BACKUP_DIR/${DUMP_DIR}"
+rm -f -- "$dir/$BACKUP_NAME.dump" "$dir/$BACKUP_NAME.dump.sha256" "$dir/.$BACKUP_NAME.dump.partial"
+printf '{"removed":"${DUMP_DIR}/%s.dump"}\\n' "$BACKUP_NAME" > "$RESULT_FILE"
+`;
+
+/** `<backup>-remove`, hashed like dumpJobName when too long. */
+export function removeJobName(backup: string): string {
+  return jobName(backup, 'remove');
+}
+
+export interface RemoveJobInput {
+  readonly namespace: string;
+  readonly trench: string;
+  readonly backup: string;
+  readonly image: string;
+  readonly claimName: string;
+}
+
+/**
+ * The Job that deletes a TrenchBackup's files while the TrenchBackup waits on its finalizer.
+ * It has no owner: its TrenchBackup is being deleted, and the garbage collector would delete a
+ * child of it at once under foreground deletion. The label routes it back; the TTL removes it.
+ */
+export function removeJob(input: RemoveJobInput): Record<string, unknown> {
+  return claimJob({
+    name: removeJobName(input.backup),
+    namespace: input.namespace,
+    trench: input.trench,
+    backup: input.backup,
+    route: { [LABEL_BACKUP]: input.backup },
+    image: input.image,
+    claimName: input.claimName,
+    container: 'remove',
+    script: REMOVE_SCRIPT,
+    env: [],
+    // rm -f only fails when the volume does: a few tries, then the TrenchBackup says so.
+    backoffLimit: 3,
+    activeDeadlineSeconds: 600,
+    ttlSecondsAfterFinished: 3600,
+  });
+}
+
+export interface ClaimJobInput {
+  readonly name: string;
+  readonly namespace: string;
+  readonly trench: string;
+  /** The TrenchBackup whose file the Job works on (BACKUP_NAME in its environment). */
+  readonly backup: string;
+  /** The label that routes the Job back to the object it works for. */
+  readonly route: Readonly<Record<string, string>>;
+  readonly owner?: {
+    readonly kind: 'TrenchBackup' | 'TrenchRestore';
+    readonly name: string;
+    readonly uid: string;
+  };
+  readonly image: string;
+  readonly claimName: string;
+  readonly container: string;
+  readonly script: string;
+  readonly env: readonly EnvVar[];
+  readonly backoffLimit: number;
+  readonly activeDeadlineSeconds: number;
+  readonly ttlSecondsAfterFinished: number;
+}
+
+/** A Job whose one container runs `script` with the backups claim at BACKUP_MOUNT. */
+export function claimJob(input: ClaimJobInput): Record<string, unknown> {
+  const labels = { ...componentLabels('backup', input.trench), ...input.route };
   const securityContext = {
     runAsNonRoot: true,
     runAsUser: POSTGRES_USER_ID,
@@ -95,26 +190,28 @@ export function dumpJob(input: DumpJobInput): Record<string, unknown> {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: dumpJobName(input.backup.name),
+      name: input.name,
       namespace: input.namespace,
       labels,
-      ownerReferences: [
-        {
-          apiVersion: 'playtrenches.xyz/v1alpha1',
-          kind: 'TrenchBackup',
-          name: input.backup.name,
-          uid: input.backup.uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ...(input.owner
+        ? {
+            ownerReferences: [
+              {
+                apiVersion: 'playtrenches.xyz/v1alpha1',
+                kind: input.owner.kind,
+                name: input.owner.name,
+                uid: input.owner.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          }
+        : {}),
     },
     spec: {
-      // One attempt: a retried dump could overlap a half-written one, and the next slot (or a
-      // person, with kubectl trench backup) is the retry.
-      backoffLimit: 0,
-      activeDeadlineSeconds: input.activeDeadlineSeconds ?? 6 * 3600,
-      ttlSecondsAfterFinished: 7 * 86400,
+      backoffLimit: input.backoffLimit,
+      activeDeadlineSeconds: input.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
         metadata: { labels },
         spec: {
@@ -131,14 +228,14 @@ export function dumpJob(input: DumpJobInput): Record<string, unknown> {
           },
           containers: [
             {
-              name: 'dump',
+              name: input.container,
               image: input.image,
-              command: ['sh', '-c', DUMP_SCRIPT],
+              command: ['sh', '-c', input.script],
               env: [
-                { name: 'BACKUP_NAME', value: input.backup.name },
+                { name: 'BACKUP_NAME', value: input.backup },
                 { name: 'BACKUP_DIR', value: BACKUP_MOUNT },
                 { name: 'RESULT_FILE', value: TERMINATION_LOG },
-                ...sourceEnv(input.source),
+                ...input.env,
               ],
               terminationMessagePath: TERMINATION_LOG,
               terminationMessagePolicy: 'FallbackToLogsOnError',

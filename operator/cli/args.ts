@@ -3,10 +3,18 @@
 // Node's own words ("Unknown option '-x'. To specify a positional argument starting with a
 // '-'...") and it cannot say which verb a flag belongs to.
 
-export type Verb = 'status' | 'list' | 'version' | 'help';
+export type Verb = 'status' | 'list' | 'backup' | 'backups' | 'restore' | 'version' | 'help';
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
-export const VERBS: readonly Verb[] = ['status', 'list', 'version', 'help'];
+export const VERBS: readonly Verb[] = [
+  'status',
+  'list',
+  'backup',
+  'backups',
+  'restore',
+  'version',
+  'help',
+];
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['text', 'json', 'yaml'];
 
 export interface Options {
@@ -19,13 +27,19 @@ export interface Options {
   readonly context?: string;
   readonly kubeconfig?: string;
   readonly output: OutputFormat;
+  /** backup, restore: wait until it finished, printing its progress. */
+  readonly wait?: boolean;
+  /** restore: the TrenchBackup to restore. */
+  readonly from?: string;
+  /** restore: restore a backup taken from another Trench. */
+  readonly force?: boolean;
 }
 
 export type ParseResult =
   | { readonly ok: true; readonly options: Options }
   | { readonly ok: false; readonly error: string };
 
-type ValueFlag = 'namespace' | 'context' | 'kubeconfig' | 'output';
+type ValueFlag = 'namespace' | 'context' | 'kubeconfig' | 'output' | 'from';
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   '-n': 'namespace',
@@ -34,15 +48,25 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   '--kubeconfig': 'kubeconfig',
   '-o': 'output',
   '--output': 'output',
+  '--from': 'from',
 };
 
-const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['-h', '--help', '-A', '--all-namespaces']);
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  '-h',
+  '--help',
+  '-A',
+  '--all-namespaces',
+  '--wait',
+  '--force',
+]);
 
 export function parseArgs(argv: readonly string[]): ParseResult {
   const values: Partial<Record<ValueFlag, string>> = {};
   const positionals: string[] = [];
   let allNamespaces = false;
   let help = false;
+  let wait = false;
+  let force = false;
   const fail = (error: string): ParseResult => ({ ok: false, error });
 
   for (let i = 0; i < argv.length; i++) {
@@ -53,6 +77,14 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     }
     if (arg === '-h' || arg === '--help') {
       help = true;
+      continue;
+    }
+    if (arg === '--wait') {
+      wait = true;
+      continue;
+    }
+    if (arg === '--force') {
+      force = true;
       continue;
     }
     if (arg === '-A' || arg === '--all-namespaces') {
@@ -112,7 +144,44 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
   };
 
+  if (wait && verb !== 'backup' && verb !== 'restore') {
+    return fail(`--wait applies to backup and restore only, not ${verb}`);
+  }
+  if (values.from !== undefined && verb !== 'restore') {
+    return fail(`--from applies to restore only, not ${verb}`);
+  }
+  if (force && verb !== 'restore') return fail(`--force applies to restore only, not ${verb}`);
   switch (verb) {
+    case 'restore': {
+      if (rest.length !== 1) {
+        return fail('restore needs one Trench NAME: kubectl trench restore NAME --from BACKUP');
+      }
+      if (values.from === undefined) {
+        return fail(
+          'restore needs --from BACKUP, the TrenchBackup to restore (kubectl trench backups NAME lists them)',
+        );
+      }
+      if (allNamespaces)
+        return fail('restore is about one Trench: --all-namespaces does not apply');
+      return {
+        ok: true,
+        options: {
+          ...common,
+          name: rest[0]!,
+          from: values.from,
+          ...(wait ? { wait } : {}),
+          ...(force ? { force } : {}),
+        },
+      };
+    }
+    case 'backup':
+    case 'backups': {
+      if (rest.length !== 1)
+        return fail(`${verb} needs one Trench NAME: kubectl trench ${verb} NAME`);
+      if (allNamespaces)
+        return fail(`${verb} is about one Trench: --all-namespaces does not apply`);
+      return { ok: true, options: { ...common, name: rest[0]!, ...(wait ? { wait } : {}) } };
+    }
     case 'status': {
       if (rest.length === 0) return fail('status needs a Trench NAME: kubectl trench status NAME');
       if (rest.length > 1)
@@ -134,6 +203,15 @@ Usage:
   kubectl trench status NAME [flags]   one Trench: phase, conditions, replicas, rollout, backups,
                                        firing and pending alerts from its Prometheus (text only)
   kubectl trench list [flags]          a table of the Trenches in a namespace (or all, with -A)
+  kubectl trench backup NAME [--wait]  take a backup now: creates a TrenchBackup (reason manual,
+                                       never an edit of the Trench); --wait prints its progress
+                                       and exits 0 when it completes, 1 when it fails
+  kubectl trench backups NAME          the Trench's TrenchBackups, newest first
+  kubectl trench restore NAME --from BACKUP [--wait] [--force]
+                                       restore a backup in place: creates a TrenchRestore that
+                                       verifies the file, stops the API and workers, restores in
+                                       one transaction and starts them again; --wait prints its
+                                       progress and exits 0 when it completes, 1 when it fails
   kubectl trench version               the plugin's version
   kubectl trench help                  this text
 
@@ -143,14 +221,19 @@ Flags:
       --context NAME       kubeconfig context to use (default: the current context)
       --kubeconfig FILE    kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   -o, --output FORMAT      text (default), json or yaml
+      --wait               backup, restore: wait until it finished
+      --from BACKUP        restore: the TrenchBackup to restore
+      --force              restore: allow a backup taken from another Trench
   -h, --help               this text
 
 Exit codes (the same for every --output):
   0  success; for status, the Trench is Ready (phase Ready, status observed the current generation)
-  1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind)
+  1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind);
+     backup --wait, restore --wait: the backup or restore failed
   2  usage error: unknown command or flag, missing NAME, bad flag value, unknown context,
      unreadable kubeconfig
-  3  not found: the Trench does not exist (or the API server has no Trench CRD)
+  3  not found: the Trench does not exist (or the API server has no Trench CRD); restore: the
+     TrenchBackup does not exist; --wait: the object was deleted while waiting
   4  the API server cannot be reached or answered with an error: refused the credentials (401),
      forbade the request (403), failed it (5xx), or did not answer within 30 s
   5  a bug in the plugin (the stack trace is on stderr)

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../charts/api/trench.js';
 import type { PrometheusTarget } from './alerts.js';
-import { EXIT, type LiveTrench, type LiveTrenchBackup } from './format.js';
+import { EXIT, type LiveTrench, type LiveTrenchBackup, type LiveTrenchRestore } from './format.js';
 
 export class CliError extends Error {
   constructor(
@@ -72,6 +72,7 @@ export function connect({ kubeconfig, context, timeoutMs = 30_000 }: ConnectOpti
 
 const TRENCHES = { group: GROUP, version: VERSION, plural: 'trenches' } as const;
 const BACKUPS = { group: GROUP, version: VERSION, plural: 'trenchbackups' } as const;
+const RESTORES = { group: GROUP, version: VERSION, plural: 'trenchrestores' } as const;
 
 export async function getTrench(
   conn: Connection,
@@ -127,6 +128,77 @@ export async function listBackups(
     return list.items;
   } catch (error) {
     throw toCliError(error, conn, `TrenchBackups in namespace ${JSON.stringify(namespace)}`, {});
+  }
+}
+
+/** Creates a TrenchBackup; a name already taken is an error that says so. */
+export async function createBackup(
+  conn: Connection,
+  body: { metadata: { name: string; namespace: string } },
+): Promise<LiveTrenchBackup> {
+  const { name, namespace } = body.metadata;
+  try {
+    return (await bounded(
+      conn,
+      conn.api.createNamespacedCustomObject({ ...BACKUPS, namespace, body }),
+    )) as LiveTrenchBackup;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, { action: 'creating' });
+  }
+}
+
+/** `waiting`: the backup was there a moment ago; `named`: a name the user gave. */
+export async function getBackup(
+  conn: Connection,
+  namespace: string,
+  name: string,
+  context: 'waiting' | 'named' = 'waiting',
+): Promise<LiveTrenchBackup> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.getNamespacedCustomObject({ ...BACKUPS, namespace, name }),
+    )) as LiveTrenchBackup;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, {
+      notFound:
+        context === 'waiting'
+          ? `TrenchBackup ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`
+          : `TrenchBackup ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
+    });
+  }
+}
+
+/** Creates a TrenchRestore; a name already taken is an error that says so. */
+export async function createRestore(
+  conn: Connection,
+  body: { metadata: { name: string; namespace: string } },
+): Promise<LiveTrenchRestore> {
+  const { name, namespace } = body.metadata;
+  try {
+    return (await bounded(
+      conn,
+      conn.api.createNamespacedCustomObject({ ...RESTORES, namespace, body }),
+    )) as LiveTrenchRestore;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchRestore ${JSON.stringify(name)}`, { action: 'creating' });
+  }
+}
+
+export async function getRestore(
+  conn: Connection,
+  namespace: string,
+  name: string,
+): Promise<LiveTrenchRestore> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.getNamespacedCustomObject({ ...RESTORES, namespace, name }),
+    )) as LiveTrenchRestore;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchRestore ${JSON.stringify(name)}`, {
+      notFound: `TrenchRestore ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`,
+    });
   }
 }
 
@@ -229,8 +301,9 @@ export function toCliError(
   error: unknown,
   conn: Pick<Connection, 'server'>,
   what: string,
-  messages: { notFound?: string },
+  messages: { notFound?: string; action?: string },
 ): CliError {
+  const action = messages.action ?? 'reading';
   if (error instanceof CliError) return error;
   if (error instanceof ApiException) {
     const code = error.code;
@@ -254,12 +327,12 @@ export function toCliError(
     }
     if (code === 403) {
       return new CliError(
-        `the API server ${conn.server} forbids reading ${what} (403 Forbidden)${said}`,
+        `the API server ${conn.server} forbids ${action} ${what} (403 Forbidden)${said}`,
         EXIT.unreachable,
       );
     }
     return new CliError(
-      `the API server ${conn.server} failed reading ${what} (HTTP ${code})${said}`,
+      `the API server ${conn.server} failed ${action} ${what} (HTTP ${code})${said}`,
       EXIT.unreachable,
     );
   }

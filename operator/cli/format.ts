@@ -1,8 +1,15 @@
 // What `kubectl trench` prints and which exit code it ends with, as pure functions of the
 // objects read and `now`: no clock, no I/O, so every line has a table test.
+
 import { stringify } from 'yaml';
-import type { TrenchBackupSpec, TrenchBackupStatus } from '../../charts/api/backup.js';
+import type {
+  TrenchBackupSpec,
+  TrenchBackupStatus,
+  TrenchRestoreSpec,
+  TrenchRestoreStatus,
+} from '../../charts/api/backup.js';
 import type { RolloutSpec, TrenchStatus } from '../../charts/api/trench.js';
+import { formatBytes } from '../runtime/bytes.js';
 import { type AlertsResult, alertOrder } from './alerts.js';
 
 /**
@@ -15,6 +22,7 @@ export interface LiveTrench {
   metadata: {
     name: string;
     namespace: string;
+    uid?: string;
     generation?: number;
     creationTimestamp?: string;
   };
@@ -26,6 +34,12 @@ export interface LiveTrenchBackup {
   metadata: { name: string; namespace?: string; creationTimestamp?: string };
   spec: TrenchBackupSpec;
   status?: TrenchBackupStatus;
+}
+
+export interface LiveTrenchRestore {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+  spec: TrenchRestoreSpec;
+  status?: TrenchRestoreStatus;
 }
 
 export const EXIT = {
@@ -189,20 +203,7 @@ export function formatStatus(
   lines.push(...backupFields);
   if ('error' in backups) lines.push(`  (TrenchBackups not listed: ${backups.error})`);
   else if (backups.length > 0) {
-    lines.push(
-      ...indent(
-        table(
-          ['NAME', 'REASON', 'PHASE', 'SIZE', 'AGE'],
-          newestFirst(backups).map((tb) => [
-            tb.metadata.name,
-            tb.spec.reason ?? '-',
-            tb.status?.phase ?? '-',
-            tb.status?.sizeBytes === undefined ? '-' : formatBytes(tb.status.sizeBytes),
-            formatAge(tb.metadata.creationTimestamp, now),
-          ]),
-        ),
-      ),
-    );
+    lines.push(...indent(backupTable(backups, now)));
   } else if (backupFields.length === 0) lines.push(`  ${NONE}`);
 
   lines.push('Alerts:');
@@ -245,6 +246,22 @@ export function newestFirst(backups: readonly LiveTrenchBackup[]): LiveTrenchBac
   const time = (b: LiveTrenchBackup) => Date.parse(b.metadata.creationTimestamp ?? '') || 0;
   return [...backups].sort(
     (a, b) => time(b) - time(a) || b.metadata.name.localeCompare(a.metadata.name),
+  );
+}
+
+/** The TrenchBackups newest first: name, reason, phase, size, age. */
+export function backupTable(backups: readonly LiveTrenchBackup[], now: Date): string[] {
+  return table(
+    ['NAME', 'REASON', 'PHASE', 'SIZE', 'AGE'],
+    newestFirst(backups).map((tb) => [
+      tb.metadata.name,
+      tb.spec.reason ?? '-',
+      tb.status?.phase ?? '-',
+      tb.status?.sizeBytes === undefined
+        ? '-'
+        : (tb.status.size ?? formatBytes(tb.status.sizeBytes)),
+      formatAge(tb.metadata.creationTimestamp, now),
+    ]),
   );
 }
 
@@ -320,15 +337,4 @@ function fields(pairs: readonly (readonly [string, string | number | undefined])
   const present = pairs.filter((p) => p[1] !== undefined && p[1] !== '');
   const width = Math.max(0, ...present.map(([k]) => k.length + 1));
   return present.map(([k, v]) => `  ${`${k}:`.padEnd(width)} ${v}`);
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes}B` : `${value.toFixed(1)}${units[unit]}`;
 }

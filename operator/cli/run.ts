@@ -10,11 +10,16 @@ import {
   trenchAlerts,
 } from './alerts.js';
 import { parseArgs, USAGE } from './args.js';
+import { finished, manualBackup, progressLine, restoreRefusal, restoreRequest } from './backup.js';
 import {
   CliError,
   type Connection,
   connect,
+  createBackup,
+  createRestore,
   getAlerts,
+  getBackup,
+  getRestore,
   getTrench,
   listBackups,
   listTrenches,
@@ -22,6 +27,7 @@ import {
 } from './client.js';
 import {
   backupsOf,
+  backupTable,
   EXIT,
   emptyListMessage,
   formatList,
@@ -51,6 +57,7 @@ export async function run(
   argv: readonly string[],
   io: Io,
   now = () => new Date(),
+  pollMs = 1000,
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
@@ -87,6 +94,82 @@ export async function run(
         io.out(formatStatus(trench, backups, alerts, now()));
       }
       return statusExitCode(trench);
+    }
+    if (o.verb === 'backup') {
+      await getTrench(conn, namespace, o.name!);
+      const created = await createBackup(conn, manualBackup(namespace, o.name!, now()));
+      const name = created.metadata.name;
+      if (!o.wait) {
+        io.out(
+          o.output === 'text'
+            ? `trenchbackup.playtrenches.xyz/${name} created\n`
+            : render(o.output, created),
+        );
+        return EXIT.ok;
+      }
+      io.err(`trenchbackup.playtrenches.xyz/${name} created; waiting for it to finish\n`);
+      let last = '';
+      for (;;) {
+        const b = await getBackup(conn, namespace, name);
+        const line = progressLine(name, b.status);
+        if (line !== last) io.err(`${line}\n`);
+        last = line;
+        const code = finished(b.status);
+        if (code !== undefined) {
+          if (o.output !== 'text') io.out(render(o.output, b));
+          return code;
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+    if (o.verb === 'restore') {
+      const trench = await getTrench(conn, namespace, o.name!);
+      const backup = await getBackup(conn, namespace, o.from!, 'named');
+      const refusal = restoreRefusal(
+        backup,
+        { name: o.name!, ...(trench.metadata.uid ? { uid: trench.metadata.uid } : {}) },
+        o.force === true,
+      );
+      if (refusal) {
+        io.err(`${PREFIX}cannot restore TrenchBackup ${JSON.stringify(o.from)}: ${refusal}\n`);
+        return EXIT.notReady;
+      }
+      const created = await createRestore(
+        conn,
+        restoreRequest(namespace, o.name!, o.from!, o.force === true, now()),
+      );
+      const name = created.metadata.name;
+      if (!o.wait) {
+        io.out(
+          o.output === 'text'
+            ? `trenchrestore.playtrenches.xyz/${name} created\n`
+            : render(o.output, created),
+        );
+        return EXIT.ok;
+      }
+      io.err(`trenchrestore.playtrenches.xyz/${name} created; waiting for it to finish\n`);
+      let last = '';
+      for (;;) {
+        const r = await getRestore(conn, namespace, name);
+        const line = progressLine(name, r.status);
+        if (line !== last) io.err(`${line}\n`);
+        last = line;
+        const code = finished(r.status);
+        if (code !== undefined) {
+          if (o.output !== 'text') io.out(render(o.output, r));
+          return code;
+        }
+        await new Promise((res) => setTimeout(res, pollMs));
+      }
+    }
+    if (o.verb === 'backups') {
+      await getTrench(conn, namespace, o.name!);
+      const items = backupsOf(await listBackups(conn, namespace), o.name!);
+      if (o.output !== 'text') io.out(render(o.output, { items }));
+      else if (items.length === 0)
+        io.err(`No TrenchBackups of Trench ${o.name} in namespace ${namespace}\n`);
+      else io.out(`${backupTable(items, now()).join('\n')}\n`);
+      return EXIT.ok;
     }
     const items = await listTrenches(conn, o.allNamespaces ? undefined : namespace);
     if (o.output !== 'text') io.out(render(o.output, { items }));

@@ -25,6 +25,20 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A create refused because its namespace is being deleted (403, cause NamespaceTerminating):
+ * nothing the operator writes there matters any more, and it is not an RBAC refusal.
+ */
+export function isNamespaceTerminating(e: unknown): boolean {
+  if (!(e instanceof ApiError) || e.statusCode !== 403) return false;
+  const causes = (e.body as { details?: { causes?: { reason?: string }[] } } | undefined)?.details
+    ?.causes;
+  return (
+    causes?.some((c) => c.reason === 'NamespaceTerminating') === true ||
+    /because it is being terminated/.test(e.message)
+  );
+}
+
 export function isNotFound(e: unknown): boolean {
   return e instanceof ApiError && e.statusCode === 404;
 }

@@ -3,7 +3,7 @@
 // dropped here rather than sent as series updates: an event is a write, and a reconcile loop
 // that keeps failing the same way must not turn into an event storm.
 
-import type { KubeClient } from './client.js';
+import { isNamespaceTerminating, type KubeClient } from './client.js';
 import type { Logger } from './log.js';
 import { nullLogger } from './log.js';
 import type { KubeObject } from './types.js';
@@ -144,6 +144,13 @@ export class EventRecorder {
       await this.client.create(event, signal ? { signal } : {});
       return true;
     } catch (error) {
+      if (isNamespaceTerminating(error)) {
+        this.log.debug('Dropped an Event for a namespace being deleted', {
+          reason: e.reason,
+          regarding: refOf(obj).name,
+        });
+        return false;
+      }
       this.log.warn('Failed to create Event', {
         reason: e.reason,
         regarding: refOf(obj).name,

@@ -7,6 +7,7 @@
 
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Trench } from '../../charts/api/trench.js';
+import { restoreHolding, type TrenchRestoreObject } from '../backup/restore.js';
 import type { KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
@@ -74,6 +75,8 @@ export interface ScalerDeps {
   /** The operator's owned Deployments and Secrets (the generated Redis password among them). */
   readonly deployments: Informer<KubeObject>;
   readonly secrets: Informer<KubeObject>;
+  /** TrenchRestores: while one holds the Trench, the scaler leaves the workers alone. */
+  readonly restores?: Informer<TrenchRestoreObject>;
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly metrics: ScalingMetrics;
@@ -118,6 +121,11 @@ export class Scaler {
       | undefined;
     // The Trench controller creates it; its creation is an event that brings us back.
     if (!deployment) return { requeueAfterMs: target.pollIntervalMs };
+    // A restore stopped the workers and gives them back when it is done; the restore's own
+    // phase change brings us back (setup.ts watches TrenchRestores).
+    if (this.deps.restores && restoreHolding(this.deps.restores.list(), namespace, name)) {
+      return undefined;
+    }
 
     const url = await this.redisUrl(target, state, now, ctx.signal);
     if (typeof url !== 'string') {

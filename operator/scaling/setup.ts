@@ -1,7 +1,9 @@
 // The scaling controller on the process's shared informers: its primary is the Trench, the
 // worker Deployments route to their Trench (a `kubectl scale` is put back at once), and BullMQ's
 // events streams wake it between polls.
+
 import type { Trench } from '../../charts/api/trench.js';
+import { TRENCH_RESTORE, type TrenchRestoreObject } from '../backup/restore.js';
 import type { SharedInformers } from '../runtime/cache.js';
 import type { KubeClient } from '../runtime/client.js';
 import { EventRecorder } from '../runtime/events.js';
@@ -30,11 +32,13 @@ export function scalingController(o: ScalingControllerOptions): {
   const owned = { labelSelector: OWNED_SELECTOR };
   const deployments = o.informers.informer({ apiVersion: 'apps/v1', kind: 'Deployment' }, owned);
   const secrets = o.informers.informer({ apiVersion: 'v1', kind: 'Secret' }, owned);
+  const restores = o.informers.informer<TrenchRestoreObject>(TRENCH_RESTORE);
   const scaler = new Scaler({
     client: o.client,
     trenches,
     deployments,
     secrets,
+    restores,
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
     metrics: createScalingMetrics(o.metrics.registry),
@@ -50,6 +54,14 @@ export function scalingController(o: ScalingControllerOptions): {
           informer: deployments,
           keys: (obj) =>
             obj.metadata?.labels?.['app.kubernetes.io/component'] === 'worker' ? toOwner(obj) : [],
+        },
+        {
+          // A restore holding the workers at 0, or giving them back.
+          informer: restores as unknown as Informer<KubeObject>,
+          keys: (obj) => {
+            const trench = (obj as TrenchRestoreObject).spec?.trench;
+            return trench && obj.metadata?.namespace ? [`${obj.metadata.namespace}/${trench}`] : [];
+          },
         },
       ],
       reconcile: (key, ctx) => scaler.check(key, ctx),

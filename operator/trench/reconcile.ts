@@ -9,6 +9,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import { LABEL_COMPONENT } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
+import { restoreHolding, type TrenchRestoreObject } from '../backup/restore.js';
 import { applyIfNeeded, kindOf, prune } from '../runtime/apply.js';
 import { ApiError, isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
@@ -37,6 +38,8 @@ export interface TrenchDeps {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly render?: RenderOptions;
+  /** TrenchRestores: one in Quiescing or Restoring holds the API and workers at 0. */
+  readonly restores?: Informer<TrenchRestoreObject>;
   readonly now?: () => number;
   readonly password?: () => string;
 }
@@ -57,6 +60,8 @@ export interface Pass {
   readonly applied: Map<string, KubeObject>;
   invalid?: string;
   applyError?: string;
+  /** The TrenchRestore holding the API and workers at 0, set by holdForRestore. */
+  heldBy?: string;
   /** The stack's part of the status, set by reportStack. */
   stack?: StackPart;
   /** The other capabilities' parts, in step order. */
@@ -111,6 +116,33 @@ const render: Step = {
       void deps.events.warning(pass.trench, 'InvalidSpec', 'Render', pass.invalid, pass.signal);
       return { stop: true };
     }
+  },
+};
+
+/**
+ * While a restore holds the Trench, its API Deployments are rendered at 0 replicas, so this
+ * controller itself stops them and never scales them back mid-restore; the restore controller
+ * does the workers (restore.ts). When the restore moves on to Resuming, the next pass renders
+ * the spec's replicas again.
+ */
+const holdForRestore: Step = {
+  name: 'restore hold',
+  run: async (deps, pass) => {
+    const holder = deps.restores
+      ? restoreHolding(
+          deps.restores.list(),
+          pass.trench.metadata.namespace,
+          pass.trench.metadata.name,
+        )
+      : undefined;
+    if (!holder) return undefined;
+    pass.heldBy = holder.metadata?.name ?? '';
+    for (const m of pass.desired) {
+      if (m.kind === 'Deployment' && componentOf(m) === 'api') {
+        (m as KubeObject & { spec: { replicas?: number } }).spec.replicas = 0;
+      }
+    }
+    return undefined;
   },
 };
 
@@ -256,7 +288,7 @@ const boundWorkers: Step = {
   run: async (deps, pass) => {
     const worker = pass.desired.find((m) => m.kind === 'Deployment' && componentOf(m) === 'worker');
     const scaling = pass.trench.spec.worker?.scaling;
-    if (!worker || !scaling || pass.applyError) return undefined;
+    if (!worker || !scaling || pass.applyError || pass.heldBy !== undefined) return undefined;
     const current = live(deps, refOf(worker)) as Workload | undefined;
     if (!current) return undefined;
     const want = boundedWorkerReplicas(
@@ -390,6 +422,7 @@ const writeTrenchStatus: Step = {
 
 export const STEPS: readonly Step[] = [
   render,
+  holdForRestore,
   ensureCredentials,
   applyChildren,
   pruneChildren,

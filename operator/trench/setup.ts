@@ -5,6 +5,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import type { RenderOptions } from '../../charts/trench-chart.js';
+import { TRENCH_RESTORE, type TrenchRestoreObject } from '../backup/restore.js';
 import type { SharedInformers } from '../runtime/cache.js';
 import type { KubeClient } from '../runtime/client.js';
 import { EventRecorder } from '../runtime/events.js';
@@ -38,7 +39,8 @@ export function dataClaimKeys(obj: KubeObject): readonly string[] {
   const component = labels[LABEL_COMPONENT];
   const instance = labels[LABEL_INSTANCE];
   const ns = obj.metadata?.namespace;
-  if (!ns || !instance || (component !== 'postgres' && component !== 'redis')) return [];
+  // The backups claim has no ownerReference (it outlives the Trench), so it routes here too.
+  if (!ns || !instance || !['postgres', 'redis', 'backup'].includes(component ?? '')) return [];
   return [`${ns}/${instance}`];
 }
 
@@ -48,10 +50,12 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
   for (const k of operatorKinds(o.render?.prometheusOperator ?? false)) {
     owned.set(kindKey(k), o.informers.informer(k, { labelSelector: OWNED_SELECTOR }));
   }
+  const restores = o.informers.informer<TrenchRestoreObject>(TRENCH_RESTORE);
   const deps: TrenchDeps = {
     client: o.client,
     trenches,
     owned,
+    restores,
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
     ...(o.render ? { render: o.render } : {}),
@@ -67,6 +71,14 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     // child deleted or edited by hand is still put back within about a second.
     delayMs: 1000,
   }));
+  // A restore starting to hold the Trench, or letting go of it.
+  watches.push({
+    informer: restores as unknown as Informer<KubeObject>,
+    keys: (obj) => {
+      const trench = (obj as TrenchRestoreObject).spec?.trench;
+      return trench && obj.metadata?.namespace ? [`${obj.metadata.namespace}/${trench}`] : [];
+    },
+  });
   return {
     deps,
     spec: {

@@ -190,8 +190,12 @@ describe('Trench health from the real operator', () => {
 });
 
 describe('TrenchBackup and TrenchRestore health on statuses set through the API', () => {
-  // No controller runs TrenchBackups or TrenchRestores yet, so this test plays it: it writes
-  // each phase on the status subresource, as the controller will, and reads the object back.
+  // The test plays the controllers, with the operator stopped so that none races it: it writes
+  // each phase on the status subresource, as a controller does, and reads the object back.
+  beforeAll(async () => {
+    await operator?.stop();
+    operator = undefined;
+  });
   async function setStatus(kind: HealthKind, name: string, status: Record<string, unknown>) {
     await mustKubectl([
       'patch',

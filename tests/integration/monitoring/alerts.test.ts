@@ -196,19 +196,22 @@ afterAll(async () => {
   await Promise.all([redis?.stop(), postgres?.stop()]);
 });
 
-const about = (n: Notification, trench: Name, status: 'firing' | 'resolved') =>
-  n.groupLabels.trench === trench && n.status === status;
+/** The first notification `receiver` got for `trench` in `status`, waited for. */
+const notification = (
+  receiver: 'paging' | 'chat',
+  trench: Name,
+  status: 'firing' | 'resolved',
+  timeoutMs: number,
+) =>
+  waitFor(
+    async () =>
+      receivers.got[receiver].find((n) => n.groupLabels.trench === trench && n.status === status),
+    { what: `the ${receiver} receiver to get ${trench} ${status}`, timeoutMs, intervalMs: 500 },
+  );
 
 describe('alerts from a Trench made with kubectl to the receivers', () => {
   it('pages the critical error rate, grouped by namespace and trench', async () => {
-    const page = await waitFor(
-      async () => receivers.got.paging.find((n) => about(n, 'paging', 'firing')),
-      {
-        what: 'the paging receiver to get TrenchHighErrorRate',
-        timeoutMs: 180_000,
-        intervalMs: 500,
-      },
-    );
+    const page = await notification('paging', 'paging', 'firing', 180_000);
     console.log(
       `Fault on to page: ${((page.at - faultOnAt) / 1000).toFixed(1)} s (critical for: 1m, group_wait 10s)`,
     );
@@ -233,10 +236,7 @@ describe('alerts from a Trench made with kubectl to the receivers', () => {
   }, 200_000);
 
   it('sends the warning to chat, and holds back the warning of a Trench that pages', async () => {
-    const chat = await waitFor(
-      async () => receivers.got.chat.find((n) => about(n, 'chatty', 'firing')),
-      { what: 'the chat receiver to get the warning', timeoutMs: 240_000, intervalMs: 500 },
-    );
+    const chat = await notification('chat', 'chatty', 'firing', 240_000);
     console.log(
       `Fault on to chat: ${((chat.at - faultOnAt) / 1000).toFixed(1)} s (warning for: 2m, group_wait 30s)`,
     );
@@ -269,10 +269,7 @@ describe('alerts from a Trench made with kubectl to the receivers', () => {
 
   it('resolves the page once the fault is switched off', async () => {
     expect(faultOffAt).toBeGreaterThan(0);
-    const resolved = await waitFor(
-      async () => receivers.got.paging.find((n) => about(n, 'paging', 'resolved')),
-      { what: 'the paging receiver to get the resolution', timeoutMs: 300_000, intervalMs: 500 },
-    );
+    const resolved = await notification('paging', 'paging', 'resolved', 300_000);
     console.log(
       `Fault off to resolved: ${((resolved.at - faultOffAt) / 1000).toFixed(1)} s (2m rate window, group_interval 1m)`,
     );

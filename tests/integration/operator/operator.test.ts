@@ -8,6 +8,7 @@ import { renderTrench } from '../../../charts/trench-chart.js';
 import { kubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
 import {
   installCrdsAndRbac,
+  isRbacRefusal,
   metricValue,
   OPERATOR_USER,
   plantRetiredConfigMap,
@@ -77,7 +78,7 @@ async function waitReady(what: string) {
 async function childJson(
   kind: string,
   name: string,
-): Promise<{ metadata: { ownerReferences?: unknown[] } } | undefined> {
+): Promise<{ metadata: { uid?: string; ownerReferences?: unknown[] } } | undefined> {
   const r = await kubectl(['get', kind, name, '-n', ns.name, '-o', 'json']);
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
@@ -116,6 +117,11 @@ describe('the Trench operator', () => {
     for (const m of expected) {
       const live = await childJson(m.kind!, m.metadata!.name!);
       expect(live, `${m.kind} ${m.metadata!.name}`).toBeDefined();
+      if (m.metadata?.name === `${NAME}-backups`) {
+        // The backups claim outlives its Trench: no owner, so no garbage collection.
+        expect(live!.metadata.ownerReferences).toBeUndefined();
+        continue;
+      }
       expect(live!.metadata.ownerReferences).toEqual([
         expect.objectContaining({
           kind: 'Trench',
@@ -340,12 +346,14 @@ describe('the Trench operator', () => {
     expect(reconciles(await second.metrics())).toBeGreaterThan(0);
   }, 120_000);
 
-  it('garbage-collects every child when the Trench is deleted, and keeps the password', async () => {
+  it('garbage-collects every child when the Trench is deleted, and keeps the password and backups', async () => {
     const trench = await getTrench();
     const owned = renderTrench({
       metadata: { name: NAME, namespace: ns.name, uid: trench.metadata.uid },
       spec: trench.spec,
-    });
+    }).filter((m) => m.metadata?.ownerReferences);
+    const backups = await childJson('persistentvolumeclaim', `${NAME}-backups`);
+    expect(backups).toBeDefined();
     await kubectl(['delete', 'trenches', NAME, '-n', ns.name, '--wait=false']);
     await waitFor(
       async () => {
@@ -356,7 +364,9 @@ describe('the Trench operator', () => {
     );
     expect(await childJson('secret', `${NAME}-postgres`)).toBeDefined();
     expect(await childJson('secret', `${NAME}-redis`)).toBeDefined();
-    const refused = writesBy(OPERATOR_USER, 0).filter((e) => e.responseStatus?.code === 403);
+    const kept = await childJson('persistentvolumeclaim', `${NAME}-backups`);
+    expect(kept?.metadata.uid).toBe(backups?.metadata.uid);
+    const refused = writesBy(OPERATOR_USER, 0).filter(isRbacRefusal);
     expect(refused).toEqual([]);
   });
 });

@@ -4,7 +4,11 @@
 // expanded from earlier entries), with only the addresses and mounted paths a test names
 // changed. The binaries come first on PATH, as they do in the image.
 import { execFile } from 'node:child_process';
-import { mustKubectl } from './cluster.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mustKubectl, waitFor } from './cluster.js';
+import { postgresBin } from './services.js';
 
 interface EnvEntry {
   name: string;
@@ -14,13 +18,14 @@ interface EnvEntry {
 
 interface JobContainer {
   name: string;
+  image?: string;
   command?: string[];
   args?: string[];
   env?: EnvEntry[];
 }
 
 export interface JobObject {
-  metadata: { name: string; namespace: string };
+  metadata: { name: string; namespace: string; ownerReferences?: unknown[] };
   spec: { template: { spec: { containers: JobContainer[] } } };
 }
 
@@ -98,4 +103,122 @@ export async function runJobOnHost(job: JobObject, opts: HostRunOptions): Promis
       },
     );
   });
+}
+
+/**
+ * The termination message the kubelet would report: the message file's text, or with
+ * terminationMessagePolicy FallbackToLogsOnError and a failed container an empty file, the
+ * log's tail; at most 4096 bytes either way.
+ */
+export function kubeletMessage(run: HostRunResult, messageFile: string): string {
+  let text = existsSync(messageFile) ? readFileSync(messageFile, 'utf8') : '';
+  if (text === '' && run.code !== 0) {
+    text = `${run.stdout}${run.stderr}`.split('\n').slice(-80).join('\n');
+  }
+  return text.length > 4096 ? text.slice(-4096) : text;
+}
+
+/**
+ * Reports a pod's container as terminated, as the kubelet does when its process exits: phase
+ * Succeeded or Failed, the exit code and message in the container's status. The Job
+ * controller takes it from there.
+ */
+export async function reportPodExit(
+  namespace: string,
+  pod: string,
+  container: string,
+  image: string,
+  exit: { readonly code: number; readonly message: string },
+): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const status = {
+    phase: exit.code === 0 ? 'Succeeded' : 'Failed',
+    conditions: [
+      { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: now },
+      { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: now },
+    ],
+    containerStatuses: [
+      {
+        name: container,
+        image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: exit.code,
+            reason: exit.code === 0 ? 'Completed' : 'Error',
+            message: exit.message,
+            startedAt: now,
+            finishedAt: now,
+          },
+        },
+      },
+    ],
+  };
+  await mustKubectl([
+    'patch',
+    'pod',
+    pod,
+    '-n',
+    namespace,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
+}
+
+export interface PodRunOptions {
+  /** The folder standing in for the backups claim (BACKUP_DIR). */
+  readonly claimDir: string;
+  /** Text replaced in every resolved value, such as `shop-postgres:5432` for a host server. */
+  readonly addresses?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the kubelet does for one of the operator's Jobs: waits for the Job's pod to be Running
+ * (kwok keeps it there, hack/lib/kwok-stages.ts), runs its container on the host with
+ * PostgreSQL's binaries first on PATH, and reports the exit and termination message.
+ */
+export async function runJobPod(job: JobObject, opts: PodRunOptions): Promise<HostRunResult> {
+  const { namespace, name } = job.metadata;
+  const pod = await waitFor(
+    async () => {
+      const out = await mustKubectl([
+        'get',
+        'pods',
+        '-n',
+        namespace,
+        '-l',
+        `batch.kubernetes.io/job-name=${name}`,
+        '-o',
+        'json',
+      ]);
+      const pods = JSON.parse(out) as {
+        items: { metadata: { name: string }; status?: { phase?: string } }[];
+      };
+      const p = pods.items[0];
+      return p?.status?.phase === 'Running' ? p : undefined;
+    },
+    { what: `the pod of Job ${name} to run` },
+  );
+  const messageDir = mkdtempSync(join(tmpdir(), 'trench-pod-'));
+  try {
+    const messageFile = join(messageDir, 'termination-log');
+    const run = await runJobOnHost(job, {
+      path: [postgresBin()],
+      set: { BACKUP_DIR: opts.claimDir, RESULT_FILE: messageFile },
+      ...(opts.addresses ? { addresses: opts.addresses } : {}),
+    });
+    const container = job.spec.template.spec.containers[0]!;
+    await reportPodExit(namespace, pod.metadata.name, container.name, container.image ?? '', {
+      code: run.code,
+      message: kubeletMessage(run, messageFile),
+    });
+    return run;
+  } finally {
+    rmSync(messageDir, { recursive: true, force: true });
+  }
 }

@@ -149,8 +149,20 @@ export interface AuditEvent {
     apiGroup?: string;
     subresource?: string;
   };
-  responseStatus?: { code?: number };
+  responseStatus?: { code?: number; details?: { causes?: { reason?: string }[] } };
   stageTimestamp: string;
+}
+
+/**
+ * Refused by authorization: a 403 that is not a namespace being deleted (the API server refuses
+ * new content there with 403 too, whatever the RBAC, and another file's namespace may be
+ * terminating while an operator watching every namespace writes an Event into it).
+ */
+export function isRbacRefusal(e: AuditEvent): boolean {
+  return (
+    e.responseStatus?.code === 403 &&
+    !e.responseStatus.details?.causes?.some((c) => c.reason === 'NamespaceTerminating')
+  );
 }
 
 /** Write requests `user` made (directly or by impersonation) since `sinceMs`, from the audit log. */

@@ -80,8 +80,11 @@ describe.each([false, true])('with prometheusOperator %s', (prometheusOperator) 
     expect([...maximalKinds(prometheusOperator)].sort()).toEqual(current.sort());
   });
 
-  it('the Trench controller watches exactly the listed kinds', () => {
-    expect([...controllerKinds(prometheusOperator)].sort()).toEqual([...listed].sort());
+  it('the Trench controller watches exactly the listed kinds, and TrenchRestores', () => {
+    // A restore in Quiescing or Restoring holds the API at 0 replicas (operator/backup/restore.ts).
+    expect([...controllerKinds(prometheusOperator)].sort()).toEqual(
+      [...listed, 'playtrenches.xyz/v1alpha1/TrenchRestore'].sort(),
+    );
   });
 
   it('RBAC grants each listed kind what the operator does with it, and nothing more', () => {
@@ -114,6 +117,14 @@ describe.each([false, true])('with prometheusOperator %s', (prometheusOperator) 
       'playtrenches.xyz/trenches/status',
       'playtrenches.xyz/trenches/finalizers',
       'events.k8s.io/events',
+      'playtrenches.xyz/trenchbackups',
+      'playtrenches.xyz/trenchbackups/status',
+      'playtrenches.xyz/trenchbackups/finalizers',
+      'playtrenches.xyz/trenchrestores',
+      'playtrenches.xyz/trenchrestores/status',
+      'playtrenches.xyz/trenchrestores/finalizers',
+      'batch/jobs',
+      '/pods',
     ]);
     expect([...granted.keys()].filter((g) => !uses.has(g))).toEqual([]);
     expect(granted.get('playtrenches.xyz/trenches')).toEqual(new Set(['get', 'list', 'watch']));

@@ -19,6 +19,7 @@ import {
   podTemplates,
   withoutEphemeralStorage,
 } from './fixtures.js';
+import { everyReceiver } from './receivers.js';
 
 const values = () => parseValues(readFileSync('values.yaml', 'utf8'), 'values.yaml');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Manifest);
@@ -259,24 +260,7 @@ describe('MonitoringChart', () => {
       new MonitoringChart(new App(), 'mon', {
         alerting: {
           runbookUrl: 'https://example.com/runbooks.md',
-          paging: {
-            pagerduty: { routingKey: { name: 'pagerduty', key: 'routing-key' } },
-            webhook: {
-              url: 'http://oncall.example:8080/hook',
-              token: { name: 'hook', key: 'token' },
-            },
-          },
-          chat: {
-            slack: { webhookUrl: { name: 'slack', key: 'url' }, channel: '#alerts' },
-            email: {
-              to: 'ops@example.com',
-              from: 'trench@example.com',
-              smarthost: 'smtp.example.com:587',
-              username: 'trench',
-              password: { name: 'smtp', key: 'password' },
-              requireTls: true,
-            },
-          },
+          ...everyReceiver('http://oncall.example:8080/hook'),
         },
       }),
     );

@@ -161,9 +161,15 @@ describe('renderTrench', () => {
         expect(o.metadata.labels?.['app.kubernetes.io/part-of'], key).toBe('trench');
         expect(o.metadata.labels?.['app.kubernetes.io/managed-by'], key).toBe('trench-operator');
         expect(o.metadata.labels?.['app.kubernetes.io/component'], key).toBeTruthy();
-        expect(o.metadata.ownerReferences, key).toEqual([
-          expect.objectContaining({ kind: 'Trench', controller: true, name: trench }),
-        ]);
+        if (o.metadata.name === `${trench}-backups`) {
+          // Kept when the Trench is deleted, so its dumps survive a mistaken delete.
+          expect(o.metadata.annotations?.['playtrenches.xyz/resource-policy'], key).toBe('keep');
+          expect(o.metadata.ownerReferences, key).toBeUndefined();
+        } else {
+          expect(o.metadata.ownerReferences, key).toEqual([
+            expect.objectContaining({ kind: 'Trench', controller: true, name: trench }),
+          ]);
+        }
         expect(o.kind, key).not.toBe('Secret');
         const text = JSON.stringify(o);
         expect(text, key).not.toContain('cdk8s.io');

@@ -116,7 +116,63 @@ describe('parseArgs', () => {
 
   it('refuses an unknown verb, naming it and the known ones', () => {
     expect(error(['get', 'shop'])).toBe(
-      'unknown command "get": expected one of status, list, version, help',
+      'unknown command "get": expected one of status, list, backup, backups, restore, version, help',
+    );
+  });
+
+  it('parses backup NAME --wait and backups NAME, and refuses what does not apply', () => {
+    expect(parseArgs(['backup', 'shop', '--wait', '-n', 'prod'])).toEqual({
+      ok: true,
+      options: {
+        verb: 'backup',
+        name: 'shop',
+        wait: true,
+        namespace: 'prod',
+        allNamespaces: false,
+        output: 'text',
+      },
+    });
+    expect(parseArgs(['backups', 'shop'])).toMatchObject({
+      ok: true,
+      options: { verb: 'backups', name: 'shop' },
+    });
+    expect(error(['backup'])).toBe('backup needs one Trench NAME: kubectl trench backup NAME');
+    expect(error(['backups', 'a', 'b'])).toMatch(/backups needs one Trench NAME/);
+    expect(error(['backups', 'shop', '--wait'])).toBe(
+      '--wait applies to backup and restore only, not backups',
+    );
+    expect(error(['backup', 'shop', '-A'])).toMatch(/--all-namespaces does not apply/);
+    expect(error(['backup', 'shop', '--wait=yes'])).toBe('flag "--wait" takes no value');
+  });
+
+  it('parses restore NAME --from BACKUP [--wait] [--force], and refuses what does not apply', () => {
+    expect(parseArgs(['restore', 'shop', '--from', 'shop-202612040300', '--wait'])).toEqual({
+      ok: true,
+      options: {
+        verb: 'restore',
+        name: 'shop',
+        from: 'shop-202612040300',
+        wait: true,
+        allNamespaces: false,
+        output: 'text',
+      },
+    });
+    expect(parseArgs(['restore', 'shop', '--from=b', '--force'])).toMatchObject({
+      ok: true,
+      options: { from: 'b', force: true },
+    });
+    expect(error(['restore', 'shop'])).toBe(
+      'restore needs --from BACKUP, the TrenchBackup to restore (kubectl trench backups NAME lists them)',
+    );
+    expect(error(['restore', '--from', 'b'])).toBe(
+      'restore needs one Trench NAME: kubectl trench restore NAME --from BACKUP',
+    );
+    expect(error(['restore', 'shop', '--from'])).toBe('flag "--from" needs a value');
+    expect(error(['backup', 'shop', '--from', 'b'])).toBe(
+      '--from applies to restore only, not backup',
+    );
+    expect(error(['backups', 'shop', '--force'])).toBe(
+      '--force applies to restore only, not backups',
     );
   });
 

@@ -285,9 +285,9 @@ describe('formatStatus', () => {
     expect(out).toContain(
       [
         'Backups:',
-        '  NAME       REASON      PHASE       SIZE     AGE',
-        '  shop-new   scheduled   Running     -        60m',
-        '  shop-old   scheduled   Completed   1.5KiB   2d',
+        '  NAME       REASON      PHASE       SIZE      AGE',
+        '  shop-new   scheduled   Running     -         60m',
+        '  shop-old   scheduled   Completed   1.5 KiB   2d',
         '',
       ].join('\n'),
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ApiError, isNamespaceTerminating } from '../../../operator/runtime/client.js';
 import {
   buildEvent,
   EventDeduper,
@@ -75,5 +76,23 @@ describe('buildEvent', () => {
   it('cuts the note to 1 kB', () => {
     const ev = buildEvent(trench, { ...e, note: 'x'.repeat(5000) }, 0, 'p');
     expect((ev.note as string).length).toBe(1024);
+  });
+});
+
+describe('isNamespaceTerminating', () => {
+  it("tells a namespace being deleted from an RBAC refusal, by the API server's cause", () => {
+    const terminating = new ApiError(
+      403,
+      'Forbidden',
+      'POST /apis/events.k8s.io/v1/namespaces/n/events: 403 events "x" is forbidden: unable to create new content in namespace n because it is being terminated',
+      { details: { causes: [{ reason: 'NamespaceTerminating', field: 'metadata.namespace' }] } },
+    );
+    expect(isNamespaceTerminating(terminating)).toBe(true);
+    const rbac = new ApiError(403, 'Forbidden', 'POST /x: 403 forbidden: User "u" cannot create', {
+      reason: 'Forbidden',
+    });
+    expect(isNamespaceTerminating(rbac)).toBe(false);
+    expect(isNamespaceTerminating(new ApiError(404, 'NotFound', 'gone'))).toBe(false);
+    expect(isNamespaceTerminating(new Error('because it is being terminated'))).toBe(false);
   });
 });
