@@ -3,6 +3,7 @@
 // The signal given to reconcile aborts when the controller stops (leadership lost, SIGTERM):
 // reconcile steps pass it to every write so a deposed leader stops writing at once.
 
+import { isNamespaceTerminating } from './client.js';
 import type { Clock } from './clock.js';
 import { realClock } from './clock.js';
 import type { Logger } from './log.js';
@@ -116,11 +117,18 @@ export class Controller {
       outcome = 'error';
       if (!this.abort.signal.aborted) {
         this.queue.addRateLimited(key);
-        this.log.warn(`Failed to reconcile ${this.opts.name}`, {
-          key,
-          retries: this.queue.numRequeues(key),
-          error,
-        });
+        const fields = { key, retries: this.queue.numRequeues(key) };
+        // The API server refuses every create in a namespace being deleted (403); what the
+        // pass wanted goes with the namespace, so this is no failure to warn of. Retried with
+        // backoff all the same: a finalizer of ours may wait for the namespace's claims to go.
+        if (isNamespaceTerminating(error)) {
+          this.log.debug(
+            `Deferred reconcile ${this.opts.name}: its namespace is being deleted`,
+            fields,
+          );
+        } else {
+          this.log.warn(`Failed to reconcile ${this.opts.name}`, { ...fields, error });
+        }
       }
     }
     this.opts.metrics?.reconciled?.(outcome, this.clock.now() - started);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../../operator/runtime/client.js';
 import type { ReconcileOutcome } from '../../../operator/runtime/controller.js';
 import { Controller } from '../../../operator/runtime/controller.js';
+import { createLogger } from '../../../operator/runtime/log.js';
 import { WorkQueue } from '../../../operator/runtime/workqueue.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -86,6 +88,41 @@ describe('Controller', () => {
     await clock.advance(200);
     const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));
     expect(gaps).toEqual([10, 20, 40, 80]);
+    await controller.stop(1000);
+  });
+
+  it('retries a pass refused because its namespace is being deleted, without a warning', async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue({ clock, baseDelayMs: 10, maxDelayMs: 1000 });
+    const lines: { level: string; msg: string }[] = [];
+    let calls = 0;
+    const controller = new Controller({
+      name: 'backup',
+      queue,
+      workers: 1,
+      clock,
+      log: createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l)) }),
+      reconcile: async () => {
+        calls += 1;
+        if (calls === 1) {
+          throw new ApiError(
+            403,
+            'Forbidden',
+            'jobs "b-remove" is forbidden: unable to create new content in namespace x because it is being terminated',
+          );
+        }
+        if (calls === 2) throw new Error('etcd timed out');
+        return undefined;
+      },
+    });
+    controller.start();
+    queue.add('x/b');
+    await clock.advance(100);
+    expect(calls).toBe(3);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['debug', 'Deferred reconcile backup: its namespace is being deleted'],
+      ['warn', 'Failed to reconcile backup'],
+    ]);
     await controller.stop(1000);
   });
 
