@@ -8,7 +8,7 @@ CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
         lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
-        bench-leader bench-restart bench-scaling install-plugin
+        bench-leader bench-restart bench-scaling bench-backup bench-backup-operator install-plugin
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -117,6 +117,12 @@ bench-scaling: deps cluster-build ## Queue backlog to worker replicas at 100 and
 
 bench-cluster: deps cluster-build ## Warm start time and API write throughput of the local cluster
 	$(TSX) bench/cluster.ts
+
+bench-backup: deps ## Backup, drill and restore of a few hundred MB with the Job scripts, against bare pg_dump/pg_restore
+	$(TSX) bench/backup.ts $(ARGS)
+
+bench-backup-operator: deps cluster-build ## The operator's own time in a backup's life (created to Job, Job done to Completed), idle writes
+	$(TSX) bench/backup-operator.ts $(ARGS)
 
 # kubectl runs any executable named kubectl-<verb> on PATH: the link points into this checkout,
 # so the plugin always runs the code (and node_modules) checked out here.

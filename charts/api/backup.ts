@@ -10,6 +10,9 @@ export type BackupPhase = (typeof BACKUP_PHASES)[number];
 export const BACKUP_REASONS = ['scheduled', 'manual', 'pre-migration'] as const;
 export type BackupReason = (typeof BACKUP_REASONS)[number];
 
+export const VERIFY_PHASES = ['Running', 'Passed', 'Failed'] as const;
+export type VerifyPhase = (typeof VERIFY_PHASES)[number];
+
 export const RESTORE_PHASES = [
   'Pending',
   'Verifying',
@@ -83,6 +86,48 @@ export const TrenchBackupStatusSchema = Type.Object({
       description: 'Why the Job failed, such as DeadlineExceeded or BackoffLimitExceeded.',
     }),
   ),
+  verified: Type.Optional(
+    Type.Boolean({
+      description:
+        'The verdict of the newest finished restore drill: the dump restored into a throwaway PostgreSQL and every table read.',
+    }),
+  ),
+  verification: Type.Optional(
+    Type.Object(
+      {
+        request: Type.String({
+          description:
+            'The playtrenches.xyz/verify annotation this drill answers (scheduled/<slot> or manual/<time>).',
+        }),
+        phase: StringEnum(VERIFY_PHASES),
+        jobName: Type.Optional(Type.String()),
+        startTime: Type.Optional(Type.String({ format: 'date-time' })),
+        completionTime: Type.Optional(Type.String({ format: 'date-time' })),
+        durationSeconds: Type.Optional(
+          Type.Integer({ minimum: 0, description: 'The restore and the reads, in the pod.' }),
+        ),
+        tables: Type.Optional(Type.Integer({ minimum: 0 })),
+        rows: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+        largeObjects: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+        tableRows: Type.Optional(
+          Type.Array(
+            Type.Object({
+              table: Type.String(),
+              rows: Type.Integer({ minimum: 0, format: 'int64' }),
+            }),
+            {
+              maxItems: 200,
+              description:
+                'Rows per table, the largest tables first (as many as the pod reported).',
+            },
+          ),
+        ),
+        failureReason: Type.Optional(Type.String()),
+        message: Type.Optional(Type.String()),
+      },
+      { description: 'The newest restore drill of this backup.' },
+    ),
+  ),
 });
 
 export const TrenchBackupSchema = Type.Object({
@@ -151,6 +196,7 @@ export const BACKUP_PRINTER_COLUMNS = [
   col('Reason', '.spec.reason'),
   col('Phase', '.status.phase'),
   col('Size', '.status.size'),
+  col('Verified', '.status.verified', 'boolean'),
   col('Completed', '.status.completionTime', 'date'),
   col('Age', '.metadata.creationTimestamp', 'date'),
 ];

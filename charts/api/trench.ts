@@ -354,6 +354,11 @@ const scheduleRules: Rule<string>[] = [
   },
 ];
 
+const verifyScheduleRules: Rule<string>[] = scheduleRules.map((r) => ({
+  ...r,
+  message: r.message.replace('spec.backup.schedule', 'spec.backup.verify.schedule'),
+}));
+
 export const BackupSpecSchema = Type.Object(
   {
     schedule: Type.String({ maxLength: 128, default: '0 3 * * *', ...rules(...scheduleRules) }),
@@ -376,6 +381,26 @@ export const BackupSpecSchema = Type.Object(
       default: false,
       description: 'Stop taking scheduled backups; nothing is deleted.',
     }),
+    verify: Type.Object(
+      {
+        schedule: Type.String({
+          maxLength: 128,
+          default: '0 5 1 * *',
+          description:
+            'When to run a restore drill on the newest completed backup, read in timeZone. @default monthly, 05:00 on the 1st',
+          ...rules(...verifyScheduleRules),
+        }),
+        suspend: Type.Boolean({
+          default: false,
+          description: 'Stop scheduled drills; kubectl trench verify still runs one.',
+        }),
+      },
+      {
+        default: {},
+        description:
+          'Restore drills: a Job restores a backup into a throwaway PostgreSQL in its own pod, reads every table and records the verdict on the TrenchBackup.',
+      },
+    ),
     retention: Type.Object(
       {
         daily: Type.Integer({ minimum: 0, maximum: 366, default: 7 }),
@@ -599,6 +624,24 @@ export const TrenchStatusSchema = Type.Object({
           format: 'date-time',
           description: 'The newest slot a backup was created for.',
         }),
+      ),
+      lastVerifyScheduleTime: Type.Optional(
+        Type.String({
+          format: 'date-time',
+          description: 'The newest drill slot a restore drill was requested for.',
+        }),
+      ),
+      nextVerifyTime: Type.Optional(Type.String({ format: 'date-time' })),
+      lastVerification: Type.Optional(
+        Type.Object(
+          {
+            backup: Type.String(),
+            passed: Type.Boolean(),
+            time: Type.String({ format: 'date-time' }),
+            message: Type.Optional(Type.String()),
+          },
+          { description: 'The newest finished restore drill of this Trench.' },
+        ),
       ),
     }),
   ),

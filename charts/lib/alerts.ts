@@ -13,12 +13,14 @@
 import { maxIntervalSeconds } from './cron.js';
 import {
   ALERT_THRESHOLD,
+  BACKUP_DRILL_FAILURES,
   BACKUP_LAST_SUCCESS,
   DEPENDENCY_UP,
   HTTP_DURATION_BUCKET,
   HTTP_REQUESTS,
   MONITORED,
   OPERATOR_JOB,
+  TRENCH_CREATED,
   WORKER_BACKLOG,
 } from './metrics.js';
 
@@ -215,8 +217,14 @@ function trenchAlerts(): AlertSpec[] {
     monitored(
       `max by (${BY}, pod) (${expr} * on (namespace, pod) group_left (trench) ${POD_TRENCH_RECORD}) > 0`,
     );
+  // The newest successful backup's age; for a Trench that never had one, the Trench's own age,
+  // so the same limits are its grace period (a new daily Trench warns after 25 h without one).
+  const lastSuccess = `max by (${BY}) (${leaderGauge(BACKUP_LAST_SUCCESS)})`;
+  const drillFailures = `max by (${BY}) (${leaderGauge(BACKUP_DRILL_FAILURES)})`;
   const backupAge = (s: Severity) =>
-    over(`(time() - max by (${BY}) (${leaderGauge(BACKUP_LAST_SUCCESS)}))`, 'backupAgeSeconds', s);
+    `${over(`(time() - ${lastSuccess})`, 'backupAgeSeconds', s)}` +
+    ` or (${over(`(time() - max by (${BY}) (${leaderGauge(TRENCH_CREATED)}))`, 'backupAgeSeconds', s)}` +
+    ` unless on (${BY}) ${lastSuccess})`;
   return [
     {
       alert: 'TrenchHighErrorRate',
@@ -311,10 +319,22 @@ function trenchAlerts(): AlertSpec[] {
       summary:
         'Trench {{ $labels.namespace }}/{{ $labels.trench }}: the last successful backup is too old',
       description:
-        'The last successful backup is {{ $value | humanizeDuration }} old; warning: one scheduled slot missed, critical: two.',
+        'No successful backup for {{ $value | humanizeDuration }} (since the newest one, or since the Trench was created if it never had one); warning: one scheduled slot missed, critical: two.',
       levels: {
         warning: { expr: backupAge('warning'), for: '10m' },
         critical: { expr: backupAge('critical'), for: '10m' },
+      },
+    },
+    {
+      alert: 'TrenchRestoreDrillFailed',
+      summary:
+        'Trench {{ $labels.namespace }}/{{ $labels.trench }}: a restore drill of its backups failed',
+      description:
+        '{{ $value }} restore drill(s) in a row failed: the newest backups may not restore. Warning: the newest drill failed; critical: two in a row.',
+      levels: {
+        // A drill's verdict is final: no `for` to wait out.
+        warning: { expr: monitored(`${drillFailures} >= 1`), for: '0m' },
+        critical: { expr: monitored(`${drillFailures} >= 2`), for: '0m' },
       },
     },
   ];

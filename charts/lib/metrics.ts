@@ -15,6 +15,16 @@ export const DEPENDENCY_UP = 'app_dependency_up';
 export const WORKER_BACKLOG = 'trench_worker_backlog';
 /** Gauge exported by the operator: Unix time of the Trench's last successful backup. */
 export const BACKUP_LAST_SUCCESS = 'trench_backup_last_success_timestamp_seconds';
+/**
+ * Gauge exported by the operator: a Trench's restore drills that failed since the newest that
+ * passed. TrenchRestoreDrillFailed fires on it.
+ */
+export const BACKUP_DRILL_FAILURES = 'trench_backup_drill_failures_in_a_row';
+/**
+ * Gauge exported by the operator: Unix time a monitored Trench was created. TrenchBackupTooOld
+ * reads it for a Trench that never had a successful backup.
+ */
+export const TRENCH_CREATED = 'trench_created_timestamp_seconds';
 /** Gauge exported by the operator: one threshold of a monitored Trench, labels alert, severity. */
 export const ALERT_THRESHOLD = 'trench_alert_threshold';
 /** Gauge exported by the operator: 1 for each Trench with monitoring enabled. */

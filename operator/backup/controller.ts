@@ -19,6 +19,8 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import { writeStatus } from '../runtime/status.js';
 import { type KubeObject, splitKey } from '../runtime/types.js';
 import { OWNED_SELECTOR, TRENCH } from '../trench/kinds.js';
+import { ANNOTATION_VERIFY, drillJob } from './drill-job.js';
+import { type DrillProgress, drillProgress } from './drill-progress.js';
 import {
   type DumpSource,
   dumpJob,
@@ -28,7 +30,7 @@ import {
   removeJobName,
 } from './dump-job.js';
 import { registerBackupMetrics } from './metrics.js';
-import { backupProgress, type JobView, type PodView } from './progress.js';
+import { backupProgress, isTerminal, type JobView, type PodView } from './progress.js';
 import { BACKUP_FILE_FINALIZER, removalStep, withoutFinalizer } from './removal.js';
 
 export const TRENCH_BACKUP = {
@@ -106,14 +108,17 @@ export async function reconcileBackup(
     ...(job ? { job } : {}),
     now: (deps.now ?? Date.now)(),
   };
+  const podsOf = async (job: string) =>
+    (
+      await deps.client.list<KubeObject & PodView>('v1', 'Pod', {
+        namespace: ns,
+        labelSelector: `batch.kubernetes.io/job-name=${job}`,
+        signal: ctx.signal,
+      })
+    ).items;
   let progress = backupProgress(input);
-  if (progress.needPods) {
-    const pods = await deps.client.list<KubeObject & PodView>('v1', 'Pod', {
-      namespace: ns,
-      labelSelector: `batch.kubernetes.io/job-name=${jobName}`,
-      signal: ctx.signal,
-    });
-    progress = backupProgress({ ...input, pods: pods.items });
+  if (progress.needPods && jobName) {
+    progress = backupProgress({ ...input, pods: await podsOf(jobName) });
   }
   if (progress.createJob && trench) {
     const manifest = dumpJob({
@@ -131,10 +136,14 @@ export async function reconcileBackup(
       if (!isConflict(error)) throw error;
     }
   }
+  const drill = trench
+    ? await reconcileDrill(deps, backup, trench, progress.status, podsOf, ctx)
+    : undefined;
+  const status = drill?.status ?? progress.status;
   const written = await writeStatus(
     deps.client,
     { ...backup, ...TRENCH_BACKUP },
-    { ...progress.status, observedGeneration: backup.metadata?.generation },
+    { ...status, observedGeneration: backup.metadata?.generation },
     { signal: ctx.signal },
   );
   if (written && progress.status.phase === 'Failed') {
@@ -144,7 +153,7 @@ export async function reconcileBackup(
       reason: progress.status.failureReason ?? 'Unknown',
     });
   }
-  if (trench) await recordOnTrench(deps, trench, name, progress.status, ctx.signal);
+  if (trench) await recordOnTrench(deps, trench, name, status, ctx.signal);
   if (written && progress.event) {
     const e = progress.event;
     void deps.events.record(backup, { ...e, action: 'Backup' }, ctx.signal);
@@ -154,7 +163,74 @@ export async function reconcileBackup(
       note: e.note,
     });
   }
+  if (written && drill?.event) {
+    const e = drill.event;
+    void deps.events.record(backup, { ...e, action: 'Verify' }, ctx.signal);
+    // A failed drill is the Trench's news too: its backups may not restore.
+    if (e.type === 'Warning' && trench) {
+      void deps.events.record(trench, { ...e, action: 'Verify' }, ctx.signal);
+    }
+    const log = e.type === 'Warning' ? deps.log.warn : deps.log.info;
+    const verb = e.reason === 'DrillStarted' ? 'Started' : 'Finished';
+    log.call(deps.log, `${verb} restore drill of TrenchBackup`, {
+      backup: key,
+      verdict: status.verification?.phase,
+      note: e.note,
+    });
+  }
   return undefined;
+}
+
+/**
+ * The restore drill of a finished backup, when its playtrenches.xyz/verify annotation asks for
+ * one that status has not answered (drill-progress.ts decides; this reads and creates the Job).
+ */
+async function reconcileDrill(
+  deps: BackupDeps,
+  backup: TrenchBackupObject,
+  trench: Trench & KubeObject,
+  status: TrenchBackupStatus,
+  podsOf: (job: string) => Promise<PodView[]>,
+  ctx: ReconcileContext,
+): Promise<DrillProgress | undefined> {
+  const request = backup.metadata?.annotations?.[ANNOTATION_VERIFY];
+  if (!request || !isTerminal(status.phase)) return undefined;
+  const ns = backup.metadata?.namespace ?? '';
+  const name = backup.metadata?.name ?? '';
+  const v = status.verification;
+  const running = v?.request === request && v.phase === 'Running' ? v.jobName : undefined;
+  const job = running ? await jobNamed(deps, ns, running, ctx.signal) : undefined;
+  const input = {
+    backup: name,
+    status,
+    request,
+    ...(job ? { job } : {}),
+    now: (deps.now ?? Date.now)(),
+  };
+  let drill = drillProgress(input);
+  if (drill.needPods && running) drill = drillProgress({ ...input, pods: await podsOf(running) });
+  if (drill.createJob) {
+    const manifest = drillJob({
+      namespace: ns,
+      trench: backup.spec.trench,
+      backup: {
+        name,
+        uid: backup.metadata?.uid ?? '',
+        path: status.path ?? '',
+        checksum: status.checksum ?? '',
+        sizeBytes: status.sizeBytes ?? 0,
+      },
+      request,
+      image: backup.spec.image ?? trench.spec.postgres?.image ?? DEFAULT_POSTGRES_IMAGE,
+      claimName: `${backup.spec.trench}-backups`,
+    });
+    try {
+      await deps.client.create(manifest as unknown as KubeObject, { signal: ctx.signal });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+  return drill;
 }
 
 /** A Job from the cache, else from the API server (it may be too new for the cache). */
@@ -264,7 +340,8 @@ async function removeFile(
 }
 
 /**
- * The Trench's status.backup names its newest completed backup. Checked on every pass from the
+ * The Trench's status.backup names its newest completed backup and its newest finished drill.
+ * Checked on every pass from the
  * cache, not only when the backup completes, so a write lost to a crash is made by the next.
  */
 async function recordOnTrench(
@@ -275,15 +352,30 @@ async function recordOnTrench(
   signal: AbortSignal,
 ): Promise<void> {
   if (status.phase !== 'Completed' || !status.completionTime) return;
+  const patch: NonNullable<Trench['status']>['backup'] = {};
   const known = trench.status?.backup?.lastSuccessfulTime;
-  if (known && Date.parse(known) >= Date.parse(status.completionTime)) return;
+  if (!known || Date.parse(known) < Date.parse(status.completionTime)) {
+    patch.lastSuccessfulBackup = backup;
+    patch.lastSuccessfulTime = status.completionTime;
+  }
+  const v = status.verification;
+  const drilled = trench.status?.backup?.lastVerification?.time;
+  if (
+    v?.completionTime &&
+    v.phase !== 'Running' &&
+    (!drilled || Date.parse(drilled) < Date.parse(v.completionTime))
+  ) {
+    patch.lastVerification = {
+      backup,
+      passed: v.phase === 'Passed',
+      time: v.completionTime,
+      ...(v.message ? { message: v.message } : {}),
+    };
+  }
+  if (Object.keys(patch).length === 0) return;
   await deps.client.mergePatch(
     { ...TRENCH, namespace: trench.metadata.namespace ?? '', name: trench.metadata.name ?? '' },
-    {
-      status: {
-        backup: { lastSuccessfulBackup: backup, lastSuccessfulTime: status.completionTime },
-      },
-    },
+    { status: { backup: patch } },
     { subresource: 'status', signal },
   );
 }

@@ -171,7 +171,20 @@ export interface ClaimJobInput {
   readonly backoffLimit: number;
   readonly activeDeadlineSeconds: number;
   readonly ttlSecondsAfterFinished: number;
+  /**
+   * A scratch emptyDir at SCRATCH_MOUNT (SCRATCH_DIR in the environment) of at most this size,
+   * such as the restore drill's throwaway PostgreSQL. @default none
+   */
+  readonly scratch?: string;
+  /** The container's resources. @default 100m/128Mi requested, 1 CPU/512Mi at most */
+  readonly resources?: {
+    readonly requests: Record<string, string>;
+    readonly limits: Record<string, string>;
+  };
 }
+
+/** Where a Job's scratch emptyDir is mounted, when it has one. */
+export const SCRATCH_MOUNT = '/scratch';
 
 /** A Job whose one container runs `script` with the backups claim at BACKUP_MOUNT. */
 export function claimJob(input: ClaimJobInput): Record<string, unknown> {
@@ -235,24 +248,27 @@ export function claimJob(input: ClaimJobInput): Record<string, unknown> {
                 { name: 'BACKUP_NAME', value: input.backup },
                 { name: 'BACKUP_DIR', value: BACKUP_MOUNT },
                 { name: 'RESULT_FILE', value: TERMINATION_LOG },
+                ...(input.scratch ? [{ name: 'SCRATCH_DIR', value: SCRATCH_MOUNT }] : []),
                 ...input.env,
               ],
               terminationMessagePath: TERMINATION_LOG,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext,
-              resources: {
+              resources: input.resources ?? {
                 requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
                 limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '256Mi' },
               },
               volumeMounts: [
                 { name: 'backups', mountPath: BACKUP_MOUNT },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...(input.scratch ? [{ name: 'scratch', mountPath: SCRATCH_MOUNT }] : []),
               ],
             },
           ],
           volumes: [
             { name: 'backups', persistentVolumeClaim: { claimName: input.claimName } },
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ...(input.scratch ? [{ name: 'scratch', emptyDir: { sizeLimit: input.scratch } }] : []),
           ],
         },
       },
@@ -260,17 +276,20 @@ export function claimJob(input: ClaimJobInput): Record<string, unknown> {
   };
 }
 
-/** Reads the termination message of a finished dump; throws with what is wrong. */
-export function parseDumpResult(message: string): DumpResult {
-  let value: unknown;
+/** A Job's termination message as JSON; throws naming the Job's kind (`what`) when it is not. */
+export function parseMessageJson(what: string, message: string): unknown {
   try {
-    value = JSON.parse(message.trim());
+    return JSON.parse(message.trim());
   } catch {
     throw new Error(
-      `the dump's termination message is not JSON: ${JSON.stringify(message.slice(0, 200))}`,
+      `the ${what}'s termination message is not JSON: ${JSON.stringify(message.slice(0, 200))}`,
     );
   }
-  const r = value as Partial<DumpResult>;
+}
+
+/** Reads the termination message of a finished dump; throws with what is wrong. */
+export function parseDumpResult(message: string): DumpResult {
+  const r = parseMessageJson('dump', message) as Partial<DumpResult>;
   if (
     typeof r.path !== 'string' ||
     typeof r.checksum !== 'string' ||

@@ -2,11 +2,12 @@
 // stale when a backup is deleted), and the failures counter the controller counts.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { TrenchBackupStatus } from '../../charts/api/backup.js';
-import { BACKUP_LAST_SUCCESS } from '../../charts/lib/metrics.js';
+import { BACKUP_DRILL_FAILURES, BACKUP_LAST_SUCCESS } from '../../charts/lib/metrics.js';
 
 export const BACKUP_DURATION = 'trench_backup_duration_seconds';
 export const BACKUP_SIZE = 'trench_backup_size_bytes';
 export const BACKUP_FAILURES = 'trench_backup_failures_total';
+export const BACKUP_LAST_VERIFIED = 'trench_backup_last_verified_timestamp_seconds';
 
 export interface BackupSample {
   readonly metadata?: { readonly namespace?: string };
@@ -44,6 +45,44 @@ export function newestCompleted(backups: readonly BackupSample[]): NewestBackup[
     });
   }
   return [...newest.values()];
+}
+
+export interface DrillRecord {
+  readonly namespace: string;
+  readonly trench: string;
+  /** Finished drills that failed since the newest that passed (all of them if none passed). */
+  readonly failuresInARow: number;
+  /** Unix seconds of the newest drill that passed, if any. */
+  readonly lastPassedAt?: number;
+}
+
+/** Each Trench's finished restore drills, newest first, as a failure streak. Pure. */
+export function drillRecords(backups: readonly BackupSample[]): DrillRecord[] {
+  const byTrench = new Map<
+    string,
+    { namespace: string; trench: string; drills: { at: number; passed: boolean }[] }
+  >();
+  for (const b of backups) {
+    const v = b.status?.verification;
+    if (!v?.completionTime || v.phase === 'Running') continue;
+    const at = Date.parse(v.completionTime);
+    if (Number.isNaN(at)) continue;
+    const namespace = b.metadata?.namespace ?? '';
+    const key = `${namespace}/${b.spec.trench}`;
+    const entry = byTrench.get(key) ?? { namespace, trench: b.spec.trench, drills: [] };
+    entry.drills.push({ at, passed: v.phase === 'Passed' });
+    byTrench.set(key, entry);
+  }
+  return [...byTrench.values()].map(({ namespace, trench, drills }) => {
+    drills.sort((a, b) => b.at - a.at);
+    const passed = drills.findIndex((d) => d.passed);
+    return {
+      namespace,
+      trench,
+      failuresInARow: passed === -1 ? drills.length : passed,
+      ...(passed === -1 ? {} : { lastPassedAt: drills[passed]!.at / 1000 }),
+    };
+  });
 }
 
 /** Registers the gauges over `backups` and returns the failures counter. */
@@ -84,6 +123,28 @@ export function registerBackupMetrics(
   });
   registry.registerMetric(duration);
   registry.registerMetric(size);
+  const verified = new Gauge({
+    name: BACKUP_LAST_VERIFIED,
+    help: "Unix time of the Trench's newest restore drill that passed.",
+    labelNames,
+    registers: [],
+  });
+  new Gauge({
+    name: BACKUP_DRILL_FAILURES,
+    help: "The Trench's restore drills that failed since the newest that passed: TrenchRestoreDrillFailed.",
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      verified.reset();
+      for (const d of drillRecords(backups())) {
+        const labels = { namespace: d.namespace, trench: d.trench };
+        this.set(labels, d.failuresInARow);
+        if (d.lastPassedAt !== undefined) verified.set(labels, d.lastPassedAt);
+      }
+    },
+  });
+  registry.registerMetric(verified);
   return new Counter({
     name: BACKUP_FAILURES,
     help: 'TrenchBackups this operator saw fail, by the failure reason (BackoffLimitExceeded, DeadlineExceeded, JobDeleted, ResultUnreadable).',

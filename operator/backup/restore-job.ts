@@ -15,10 +15,10 @@ import { claimJob, type DumpSource, jobName, sourceEnv } from './dump-job.js';
 /** The label that ties a Job to its TrenchRestore, for the operator's Job informer. */
 export const LABEL_RESTORE = 'playtrenches.xyz/restore';
 
-// POSIX sh, like the dump script; BACKUP_PATH and EXPECTED_CHECKSUM come from the TrenchBackup's
+// POSIX sh, like the dump script (the drill uses CHECK_SUM too); BACKUP_PATH and EXPECTED_CHECKSUM come from the TrenchBackup's
 // status. A failure writes its reason to the result file, so the Job's termination message says
 // what is wrong rather than the last lines of a log.
-const CHECK_SUM = `file="$BACKUP_DIR/$BACKUP_PATH"
+export const CHECK_SUM = `file="$BACKUP_DIR/$BACKUP_PATH"
 if [ ! -f "$file" ]; then
   printf 'the dump file %s is not on the backups claim\\n' "$BACKUP_PATH" > "$RESULT_FILE"
   exit 2

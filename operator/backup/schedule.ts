@@ -14,6 +14,8 @@ export interface BackupSchedule {
   readonly suspend?: boolean;
   /** A missed slot older than this is skipped rather than caught up. */
   readonly startingDeadlineSeconds: number;
+  /** The field `schedule` came from, for errors. @default 'spec.backup.schedule' */
+  readonly field?: string;
 }
 
 export interface ScheduleState {
@@ -38,7 +40,7 @@ export interface ScheduleDecision {
 export const MAX_COUNTED = 10;
 
 /** Throws with the field and what is wrong, for a schedule or time zone croner cannot use. */
-export function cronOf(s: Pick<BackupSchedule, 'schedule' | 'timeZone'>): Cron {
+export function cronOf(s: Pick<BackupSchedule, 'schedule' | 'timeZone' | 'field'>): Cron {
   const timeZone = s.timeZone ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
@@ -53,7 +55,7 @@ export function cronOf(s: Pick<BackupSchedule, 'schedule' | 'timeZone'>): Cron {
     return new Cron(s.schedule, { mode: '5-part', timezone: timeZone, paused: true });
   } catch (e) {
     throw new Error(
-      `spec.backup.schedule ${JSON.stringify(s.schedule)} is not a cron schedule: ${(e as Error).message}`,
+      `${s.field ?? 'spec.backup.schedule'} ${JSON.stringify(s.schedule)} is not a cron schedule: ${(e as Error).message}`,
     );
   }
 }

@@ -21,6 +21,8 @@ import type { ControllerSpec } from '../runtime/manager.js';
 import { formatTime, type KubeObject, splitKey } from '../runtime/types.js';
 import { TRENCH } from '../trench/kinds.js';
 import { TRENCH_BACKUP, type TrenchBackupObject } from './controller.js';
+import { ANNOTATION_VERIFY, SCHEDULED_DRILL } from './drill-job.js';
+import { drillPending } from './drill-progress.js';
 import { TRENCH_RESTORE, type TrenchRestoreObject } from './restore.js';
 import { isRestoreFinished } from './restore-progress.js';
 import { decideRetention, type RetainedBackup } from './retention.js';
@@ -107,32 +109,137 @@ export async function reconcileSchedule(
     void deps.events.warning(trench, 'MissedBackupSlots', 'Schedule', note, ctx.signal);
   }
   const taken = decision.take ?? decision.tooLate ?? last;
+  const drill = await scheduleDrill(deps, trench, backups, now, ctx.signal);
   const desired = {
-    ...(taken ? { lastScheduleTime: formatTime(taken.getTime()) } : {}),
-    ...(decision.next ? { nextScheduleTime: formatTime(decision.next.getTime()) } : {}),
+    lastScheduleTime: taken ? formatTime(taken.getTime()) : undefined,
+    nextScheduleTime: decision.next ? formatTime(decision.next.getTime()) : undefined,
+    lastVerifyScheduleTime: drill.last ? formatTime(drill.last.getTime()) : undefined,
+    nextVerifyTime: drill.next ? formatTime(drill.next.getTime()) : undefined,
   };
-  const known = trench.status?.backup;
-  if (
-    known?.lastScheduleTime !== desired.lastScheduleTime ||
-    known?.nextScheduleTime !== desired.nextScheduleTime
-  ) {
+  const known: Record<string, unknown> = trench.status?.backup ?? {};
+  const changed = Object.entries(desired).filter(([k, v]) => known[k] !== v);
+  if (changed.length > 0) {
     await deps.client.mergePatch(
       { ...TRENCH, namespace: ns, name },
-      {
-        status: {
-          backup: {
-            lastScheduleTime: desired.lastScheduleTime ?? null,
-            nextScheduleTime: desired.nextScheduleTime ?? null,
-          },
-        },
-      },
+      { status: { backup: Object.fromEntries(changed.map(([k, v]) => [k, v ?? null])) } },
       { subresource: 'status', signal: ctx.signal },
     );
   }
   if (!spec.suspend) await applyRetention(deps, trench, backups, ctx.signal);
-  if (!decision.next) return undefined;
-  const wait = decision.next.getTime() - now.getTime();
+  const wakes = [decision.next, drill.next].filter((d): d is Date => d !== undefined);
+  if (wakes.length === 0) return undefined;
+  const wait = Math.min(...wakes.map((d) => d.getTime())) - now.getTime();
   return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };
+}
+
+/** The newest drill slot taken: status says it, or a backup's request for it does. */
+function lastDrillSlot(trench: Trench & KubeObject, backups: readonly TrenchBackupObject[]) {
+  const times = backups
+    .map((b) => b.metadata?.annotations?.[ANNOTATION_VERIFY])
+    .filter((r): r is string => r?.startsWith(SCHEDULED_DRILL) === true)
+    .map((r) => r.slice(SCHEDULED_DRILL.length))
+    .concat(trench.status?.backup?.lastVerifyScheduleTime ?? [])
+    .map((t) => Date.parse(t))
+    .filter((t) => !Number.isNaN(t));
+  return times.length > 0 ? new Date(Math.max(...times)) : undefined;
+}
+
+/**
+ * At each slot of spec.backup.verify, a restore drill of the newest completed backup: its
+ * playtrenches.xyz/verify annotation is set to `scheduled/<slot>`, and the backup controller
+ * runs the drill (drill-progress.ts). A slot with no completed backup says so in an event.
+ */
+async function scheduleDrill(
+  deps: SchedulerDeps,
+  trench: Trench & KubeObject,
+  backups: readonly TrenchBackupObject[],
+  now: Date,
+  signal: AbortSignal,
+): Promise<{ last?: Date; next?: Date }> {
+  const spec = trench.spec.backup;
+  const verify = spec?.verify;
+  if (!spec || !verify) return {};
+  const last = lastDrillSlot(trench, backups);
+  // Suspended: no next slot, and the last one taken stays on record.
+  if (verify.suspend) return last ? { last } : {};
+  let decision: ReturnType<typeof decideSchedule>;
+  try {
+    decision = decideSchedule(
+      {
+        schedule: verify.schedule,
+        ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
+        startingDeadlineSeconds: spec.startingDeadlineSeconds,
+        field: 'spec.backup.verify.schedule',
+      },
+      {
+        ...(last ? { lastScheduleTime: last } : {}),
+        since: new Date(trench.metadata?.creationTimestamp ?? now.toISOString()),
+      },
+      now,
+    );
+  } catch (error) {
+    const note = (error as Error).message;
+    void deps.events.warning(trench, 'InvalidVerifySchedule', 'Schedule', note, signal);
+    return {};
+  }
+  const taken = decision.take ?? decision.tooLate ?? last;
+  if (decision.take) {
+    const slot = decision.take;
+    const newest = newestCompletedBackup(backups);
+    if (newest) {
+      await requestDrill(
+        deps.client,
+        newest,
+        `${SCHEDULED_DRILL}${formatTime(slot.getTime())}`,
+        signal,
+      );
+      deps.log.info('Requested a restore drill', {
+        trench: `${trench.metadata?.namespace}/${trench.metadata?.name}`,
+        backup: newest.metadata?.name,
+      });
+    } else {
+      void deps.events.warning(
+        trench,
+        'NoBackupToVerify',
+        'Verify',
+        `The restore drill of ${formatTime(slot.getTime())} found no completed TrenchBackup to restore`,
+        signal,
+      );
+    }
+  }
+  return { ...(taken ? { last: taken } : {}), ...(decision.next ? { next: decision.next } : {}) };
+}
+
+/** The newest Completed backup that is not being deleted. */
+export function newestCompletedBackup(
+  backups: readonly TrenchBackupObject[],
+): TrenchBackupObject | undefined {
+  let newest: TrenchBackupObject | undefined;
+  for (const b of backups) {
+    if (b.metadata?.deletionTimestamp || b.status?.phase !== 'Completed') continue;
+    const t = b.status.completionTime ?? '';
+    if (!newest || t > (newest.status?.completionTime ?? '')) newest = b;
+  }
+  return newest;
+}
+
+/** Sets a backup's drill request; the backup controller answers it. */
+export async function requestDrill(
+  client: KubeClient,
+  backup: TrenchBackupObject,
+  request: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (backup.metadata?.annotations?.[ANNOTATION_VERIFY] === request) return;
+  await client.mergePatch(
+    {
+      ...TRENCH_BACKUP,
+      namespace: backup.metadata?.namespace ?? '',
+      name: backup.metadata?.name ?? '',
+    },
+    { metadata: { annotations: { [ANNOTATION_VERIFY]: request } } },
+    signal ? { signal } : {},
+  );
 }
 
 async function createSlotBackup(
@@ -185,7 +292,9 @@ async function applyRetention(
       b.status?.completionTime ?? b.metadata?.creationTimestamp ?? new Date(0).toISOString(),
     ),
     manual: b.spec.reason === 'manual',
-    inUse: inUse.has(b.metadata?.name ?? ''),
+    inUse:
+      inUse.has(b.metadata?.name ?? '') ||
+      drillPending(b.metadata?.annotations?.[ANNOTATION_VERIFY], b.status),
   }));
   const decision = decideRetention(view, spec.retention, spec.timeZone ?? 'UTC');
   for (const name of decision.remove) {

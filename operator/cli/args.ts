@@ -3,7 +3,15 @@
 // Node's own words ("Unknown option '-x'. To specify a positional argument starting with a
 // '-'...") and it cannot say which verb a flag belongs to.
 
-export type Verb = 'status' | 'list' | 'backup' | 'backups' | 'restore' | 'version' | 'help';
+export type Verb =
+  | 'status'
+  | 'list'
+  | 'backup'
+  | 'backups'
+  | 'restore'
+  | 'verify'
+  | 'version'
+  | 'help';
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
 export const VERBS: readonly Verb[] = [
@@ -12,6 +20,7 @@ export const VERBS: readonly Verb[] = [
   'backup',
   'backups',
   'restore',
+  'verify',
   'version',
   'help',
 ];
@@ -31,6 +40,8 @@ export interface Options {
   readonly wait?: boolean;
   /** restore: the TrenchBackup to restore. */
   readonly from?: string;
+  /** verify: the TrenchBackup to drill; the newest completed one when unset. */
+  readonly backup?: string;
   /** restore: restore a backup taken from another Trench. */
   readonly force?: boolean;
 }
@@ -144,8 +155,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
   };
 
-  if (wait && verb !== 'backup' && verb !== 'restore') {
-    return fail(`--wait applies to backup and restore only, not ${verb}`);
+  if (wait && verb !== 'backup' && verb !== 'restore' && verb !== 'verify') {
+    return fail(`--wait applies to backup, restore and verify only, not ${verb}`);
   }
   if (values.from !== undefined && verb !== 'restore') {
     return fail(`--from applies to restore only, not ${verb}`);
@@ -171,6 +182,23 @@ export function parseArgs(argv: readonly string[]): ParseResult {
           from: values.from,
           ...(wait ? { wait } : {}),
           ...(force ? { force } : {}),
+        },
+      };
+    }
+    case 'verify': {
+      if (rest.length < 1 || rest.length > 2) {
+        return fail(
+          'verify needs one Trench NAME and at most one BACKUP: kubectl trench verify NAME [BACKUP]',
+        );
+      }
+      if (allNamespaces) return fail('verify is about one Trench: --all-namespaces does not apply');
+      return {
+        ok: true,
+        options: {
+          ...common,
+          name: rest[0]!,
+          ...(rest[1] !== undefined ? { backup: rest[1] } : {}),
+          ...(wait ? { wait } : {}),
         },
       };
     }
@@ -212,6 +240,11 @@ Usage:
                                        verifies the file, stops the API and workers, restores in
                                        one transaction and starts them again; --wait prints its
                                        progress and exits 0 when it completes, 1 when it fails
+  kubectl trench verify NAME [BACKUP] [--wait]
+                                       a restore drill now: the backup (default: the newest
+                                       completed) is restored into a throwaway PostgreSQL and
+                                       every table read; --wait exits 0 when it passes, 1 when
+                                       it fails
   kubectl trench version               the plugin's version
   kubectl trench help                  this text
 
@@ -221,7 +254,7 @@ Flags:
       --context NAME       kubeconfig context to use (default: the current context)
       --kubeconfig FILE    kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   -o, --output FORMAT      text (default), json or yaml
-      --wait               backup, restore: wait until it finished
+      --wait               backup, restore, verify: wait until it finished
       --from BACKUP        restore: the TrenchBackup to restore
       --force              restore: allow a backup taken from another Trench
   -h, --help               this text
@@ -229,11 +262,12 @@ Flags:
 Exit codes (the same for every --output):
   0  success; for status, the Trench is Ready (phase Ready, status observed the current generation)
   1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind);
-     backup --wait, restore --wait: the backup or restore failed
+     backup --wait, restore --wait, verify --wait: the backup, restore or drill failed;
+     restore, verify: refused before anything was written (the backup has not completed)
   2  usage error: unknown command or flag, missing NAME, bad flag value, unknown context,
      unreadable kubeconfig
-  3  not found: the Trench does not exist (or the API server has no Trench CRD); restore: the
-     TrenchBackup does not exist; --wait: the object was deleted while waiting
+  3  not found: the Trench does not exist (or the API server has no Trench CRD); restore,
+     verify: the TrenchBackup does not exist; --wait: the object was deleted while waiting
   4  the API server cannot be reached or answered with an error: refused the credentials (401),
      forbade the request (403), failed it (5xx), or did not answer within 30 s
   5  a bug in the plugin (the stack trace is on stderr)

@@ -80,3 +80,58 @@ export function finished(
   if (status?.phase === 'Failed') return 1;
   return undefined;
 }
+
+/** The request `kubectl trench verify` puts on a backup: `manual/<time>`, unique per second. */
+export function manualDrillRequest(now: Date): string {
+  return `manual/${now.toISOString().replace(/\.\d+Z$/, 'Z')}`;
+}
+
+interface DrillCandidate {
+  readonly metadata: { readonly name: string; readonly deletionTimestamp?: string };
+  readonly spec: { readonly trench: string };
+  readonly status?: TrenchBackupStatus;
+}
+
+/**
+ * The backup `kubectl trench verify NAME [BACKUP]` drills: the named one, which must have
+ * completed, or the Trench's newest completed one. A string says why there is none.
+ */
+export function drillTarget<B extends DrillCandidate>(
+  backups: readonly B[],
+  trench: string,
+  named: string | undefined,
+): B | string {
+  if (named !== undefined) {
+    const b = backups.find((x) => x.metadata.name === named);
+    if (!b) return `TrenchBackup ${JSON.stringify(named)} not found`;
+    if (b.status?.phase !== 'Completed') {
+      return `TrenchBackup ${JSON.stringify(named)} is ${b.status?.phase ?? 'Pending'}: only a Completed backup can be drilled`;
+    }
+    return b;
+  }
+  const done = backups.filter(
+    (b) =>
+      b.spec.trench === trench && b.status?.phase === 'Completed' && !b.metadata.deletionTimestamp,
+  );
+  done.sort((a, b) =>
+    (b.status?.completionTime ?? '').localeCompare(a.status?.completionTime ?? ''),
+  );
+  return (
+    done[0] ??
+    `Trench ${JSON.stringify(trench)} has no completed backup to drill (kubectl trench backup ${trench} takes one)`
+  );
+}
+
+/** One line of a drill's progress, and its exit code once it has answered `request`. */
+export function drillProgressLine(
+  backup: string,
+  status: TrenchBackupStatus | undefined,
+  request: string,
+): { line: string; code?: number } {
+  const v = status?.verification;
+  if (v?.request !== request) return { line: `${backup} drill Pending: waiting for the operator` };
+  const line = `${backup} drill ${v.phase}${v.message ? `: ${v.message}` : ''}`;
+  if (v.phase === 'Passed') return { line, code: 0 };
+  if (v.phase === 'Failed') return { line, code: 1 };
+  return { line };
+}

@@ -4,7 +4,13 @@
 // its alerts, directly or through the API server's service proxy.
 import http from 'node:http';
 import https from 'node:https';
-import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../charts/api/trench.js';
 import type { PrometheusTarget } from './alerts.js';
 import { EXIT, type LiveTrench, type LiveTrenchBackup, type LiveTrenchRestore } from './format.js';
@@ -165,6 +171,29 @@ export async function getBackup(
         context === 'waiting'
           ? `TrenchBackup ${JSON.stringify(name)} was deleted in namespace ${JSON.stringify(namespace)}`
           : `TrenchBackup ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
+    });
+  }
+}
+
+/** Sets annotations on a TrenchBackup (a merge patch: the others stay as they are). */
+export async function annotateBackup(
+  conn: Connection,
+  namespace: string,
+  name: string,
+  annotations: Readonly<Record<string, string>>,
+): Promise<LiveTrenchBackup> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.patchNamespacedCustomObject(
+        { ...BACKUPS, namespace, name, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    )) as LiveTrenchBackup;
+  } catch (error) {
+    throw toCliError(error, conn, `TrenchBackup ${JSON.stringify(name)}`, {
+      action: 'annotating',
+      notFound: `TrenchBackup ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
     });
   }
 }

@@ -198,6 +198,12 @@ export function formatStatus(
             `${b.lastSuccessfulTime} (${formatAge(b.lastSuccessfulTime, now)} ago)`,
         ],
         ['Next schedule time', b.nextScheduleTime],
+        [
+          'Last restore drill',
+          b.lastVerification &&
+            `${b.lastVerification.passed ? 'passed' : 'FAILED'}: ${b.lastVerification.backup} at ${b.lastVerification.time}${b.lastVerification.message ? ` (${b.lastVerification.message})` : ''}`,
+        ],
+        ['Next restore drill', b.nextVerifyTime],
       ])
     : [];
   lines.push(...backupFields);
@@ -249,10 +255,10 @@ export function newestFirst(backups: readonly LiveTrenchBackup[]): LiveTrenchBac
   );
 }
 
-/** The TrenchBackups newest first: name, reason, phase, size, age. */
+/** The TrenchBackups newest first: name, reason, phase, size, drill verdict, age. */
 export function backupTable(backups: readonly LiveTrenchBackup[], now: Date): string[] {
   return table(
-    ['NAME', 'REASON', 'PHASE', 'SIZE', 'AGE'],
+    ['NAME', 'REASON', 'PHASE', 'SIZE', 'VERIFIED', 'AGE'],
     newestFirst(backups).map((tb) => [
       tb.metadata.name,
       tb.spec.reason ?? '-',
@@ -260,9 +266,17 @@ export function backupTable(backups: readonly LiveTrenchBackup[], now: Date): st
       tb.status?.sizeBytes === undefined
         ? '-'
         : (tb.status.size ?? formatBytes(tb.status.sizeBytes)),
+      verifiedCell(tb.status),
       formatAge(tb.metadata.creationTimestamp, now),
     ]),
   );
+}
+
+/** The newest drill's verdict: yes, no, running, or - when never drilled. */
+function verifiedCell(status: LiveTrenchBackup['status']): string {
+  if (status?.verification?.phase === 'Running') return 'running';
+  if (status?.verified === undefined) return '-';
+  return status.verified ? 'yes' : 'no';
 }
 
 export function backupsOf(

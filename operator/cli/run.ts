@@ -1,6 +1,7 @@
 // The `kubectl trench` command as a function of argv: parsing, the API reads and formatting
 // wired together (every decision lives in args.ts, format.ts and alerts.ts). main.ts runs it.
 import { readFileSync } from 'node:fs';
+import { ANNOTATION_VERIFY } from '../backup/drill-job.js';
 import {
   type AlertsResult,
   decodeAlerts,
@@ -10,8 +11,18 @@ import {
   trenchAlerts,
 } from './alerts.js';
 import { parseArgs, USAGE } from './args.js';
-import { finished, manualBackup, progressLine, restoreRefusal, restoreRequest } from './backup.js';
 import {
+  drillProgressLine,
+  drillTarget,
+  finished,
+  manualBackup,
+  manualDrillRequest,
+  progressLine,
+  restoreRefusal,
+  restoreRequest,
+} from './backup.js';
+import {
+  annotateBackup,
   CliError,
   type Connection,
   connect,
@@ -157,6 +168,46 @@ export async function run(
         const code = finished(r.status);
         if (code !== undefined) {
           if (o.output !== 'text') io.out(render(o.output, r));
+          return code;
+        }
+        await new Promise((res) => setTimeout(res, pollMs));
+      }
+    }
+    if (o.verb === 'verify') {
+      await getTrench(conn, namespace, o.name!);
+      const candidates =
+        o.backup !== undefined
+          ? [await getBackup(conn, namespace, o.backup, 'named')]
+          : backupsOf(await listBackups(conn, namespace), o.name!);
+      const target = drillTarget(candidates, o.name!, o.backup);
+      if (typeof target === 'string') {
+        io.err(`${PREFIX}cannot verify: ${target}\n`);
+        return EXIT.notReady;
+      }
+      const name = target.metadata.name;
+      const request = manualDrillRequest(now());
+      const annotated = await annotateBackup(conn, namespace, name, {
+        [ANNOTATION_VERIFY]: request,
+      });
+      if (!o.wait) {
+        io.out(
+          o.output === 'text'
+            ? `trenchbackup.playtrenches.xyz/${name} annotated ${ANNOTATION_VERIFY}=${request}\n`
+            : render(o.output, annotated),
+        );
+        return EXIT.ok;
+      }
+      io.err(
+        `trenchbackup.playtrenches.xyz/${name}: restore drill ${request} requested; waiting for it to finish\n`,
+      );
+      let last = '';
+      for (;;) {
+        const b = await getBackup(conn, namespace, name);
+        const { line, code } = drillProgressLine(name, b.status, request);
+        if (line !== last) io.err(`${line}\n`);
+        last = line;
+        if (code !== undefined) {
+          if (o.output !== 'text') io.out(render(o.output, b));
           return code;
         }
         await new Promise((res) => setTimeout(res, pollMs));

@@ -11,7 +11,7 @@ import {
   type Trench,
 } from '../../charts/api/trench.js';
 import { alertThresholds, type ThresholdSample } from '../../charts/lib/alerts.js';
-import { ALERT_THRESHOLD, MONITORED } from '../../charts/lib/metrics.js';
+import { ALERT_THRESHOLD, MONITORED, TRENCH_CREATED } from '../../charts/lib/metrics.js';
 import type { KubeObject } from '../runtime/types.js';
 
 export interface TrenchThresholds {
@@ -49,15 +49,23 @@ export function thresholdsOf(trench: Trench & KubeObject): TrenchThresholds | un
   };
 }
 
-/** Registers the two gauges; `trenches` is read on every scrape. */
+/** Registers the three gauges; `trenches` is read on every scrape. */
 export function registerThresholdMetrics(
   registry: Registry,
   trenches: () => readonly (Trench & KubeObject)[],
 ): void {
+  const created = new Gauge({
+    name: TRENCH_CREATED,
+    help: 'Unix time a monitored Trench was created: TrenchBackupTooOld for a Trench that never had a backup.',
+    labelNames: ['namespace', 'trench'],
+    // Only in `registry` (below), not also in prom-client's global one.
+    registers: [],
+  });
   const threshold = new Gauge({
     name: ALERT_THRESHOLD,
     help: 'An alert threshold of a monitored Trench, from spec.monitoring.alerts and spec.backup.schedule.',
     labelNames: ['namespace', 'trench', 'alert', 'severity'],
+    registers: [],
   });
   // The registry collects in registration order: the first gauge fills both, so the two are
   // always from the same read of the cache.
@@ -69,11 +77,16 @@ export function registerThresholdMetrics(
     collect() {
       this.reset();
       threshold.reset();
+      created.reset();
       for (const t of trenches()) {
         if (t.metadata.deletionTimestamp) continue;
         const th = thresholdsOf(t);
         if (!th) continue;
         this.set({ namespace: th.namespace, trench: th.trench }, 1);
+        const since = Date.parse(t.metadata.creationTimestamp ?? '');
+        if (!Number.isNaN(since)) {
+          created.set({ namespace: th.namespace, trench: th.trench }, since / 1000);
+        }
         for (const s of th.samples) {
           threshold.set(
             { namespace: th.namespace, trench: th.trench, alert: s.alert, severity: s.severity },
@@ -84,4 +97,5 @@ export function registerThresholdMetrics(
     },
   });
   registry.registerMetric(threshold);
+  registry.registerMetric(created);
 }

@@ -22,6 +22,7 @@ import { generatedSecrets } from './credentials.js';
 import { SCALER_FIELD_MANAGER, TRENCH } from './kinds.js';
 import {
   boundedWorkerReplicas,
+  drillPart,
   mergeStatus,
   type StackPart,
   type StatusPart,
@@ -312,6 +313,7 @@ const checkVolumes: Step = {
   name: 'volumes',
   run: async (deps, pass) => {
     const previous = pass.trench.status?.volumes;
+    const backupStatus = pass.trench.status?.backup;
     const volumes: Record<string, unknown> = {};
     const problems = [];
     for (const component of ['postgres', 'redis'] as const satisfies DataComponent[]) {
@@ -338,6 +340,16 @@ const checkVolumes: Step = {
           ? { uid: pvc.metadata.uid, deleting: pvc.metadata.deletionTimestamp !== undefined }
           : undefined,
         accepted: pass.trench.metadata.annotations?.[acceptVolumeAnnotation(component)],
+        ...(backupStatus?.lastSuccessfulBackup
+          ? {
+              newestBackup: {
+                name: backupStatus.lastSuccessfulBackup,
+                ...(backupStatus.lastSuccessfulTime
+                  ? { time: backupStatus.lastSuccessfulTime }
+                  : {}),
+              },
+            }
+          : {}),
       });
       volumes[component] = verdict.record;
       if (verdict.problem) problems.push(verdict.problem);
@@ -361,6 +373,21 @@ const checkVolumes: Step = {
       fields: { volumes: any ? (volumes as NonNullable<Trench['status']>['volumes']) : undefined },
       problems,
     });
+    return undefined;
+  },
+};
+
+/**
+ * The newest restore drill's verdict (status.backup.lastVerification, written by the backup
+ * controller) as the BackupVerified condition; a failed one also makes the Trench Degraded, as
+ * a warning: the service runs, but its backups may not restore.
+ */
+const reportDrill: Step = {
+  name: 'drill status',
+  always: true,
+  run: async (_deps, pass) => {
+    const part = drillPart(pass.trench.status?.backup?.lastVerification);
+    if (part) pass.parts.push(part);
     return undefined;
   },
 };
@@ -428,6 +455,7 @@ export const STEPS: readonly Step[] = [
   pruneChildren,
   boundWorkers,
   checkVolumes,
+  reportDrill,
   reportStack,
   writeTrenchStatus,
 ];

@@ -220,3 +220,20 @@ export function boundedWorkerReplicas(
   if (current === undefined) return min;
   return Math.min(max, Math.max(min, current));
 }
+
+type LastVerification = NonNullable<NonNullable<Trench['status']>['backup']>['lastVerification'];
+
+/** The BackupVerified condition from the newest finished restore drill; none before the first. */
+export function drillPart(v: LastVerification): StatusPart | undefined {
+  if (!v) return undefined;
+  const message = `Restore drill of TrenchBackup ${v.backup} at ${v.time}: ${v.message ?? (v.passed ? 'passed' : 'failed')}`;
+  if (v.passed) {
+    return {
+      conditions: [{ type: 'BackupVerified', status: 'True', reason: 'DrillPassed', message }],
+    };
+  }
+  return {
+    conditions: [{ type: 'BackupVerified', status: 'False', reason: 'DrillFailed', message }],
+    problems: [{ severity: 'warning', reason: 'RestoreDrillFailed', message }],
+  };
+}

@@ -25,6 +25,8 @@ export interface VolumeInput {
   readonly live: { readonly uid: string; readonly deleting: boolean } | undefined;
   /** The Trench's acknowledgement annotation, if any. */
   readonly accepted: string | undefined;
+  /** The newest completed TrenchBackup (status.backup), named in the Postgres message. */
+  readonly newestBackup?: { readonly name: string; readonly time?: string };
 }
 
 export interface VolumeVerdict {
@@ -51,9 +53,13 @@ export function checkVolume(input: VolumeInput): VolumeVerdict {
   if (accepted === replacedBy && live?.uid === replacedBy) {
     return { record: { claim, uid: replacedBy }, newlyReplaced: false };
   }
+  const backup = input.newestBackup;
+  const restore = backup
+    ? `the database on it is empty. Restore the newest completed backup, ${backup.name}${backup.time ? ` (completed ${backup.time})` : ''}, with: kubectl trench restore ${trench.name} -n ${trench.namespace} --from ${backup.name}`
+    : 'the database on it is empty, and this Trench has no completed backup to restore (kubectl trench backups lists what there is)';
   const what =
     component === 'postgres'
-      ? 'the database on it is empty. Restore the newest TrenchBackup into it'
+      ? restore
       : 'queued and scheduled jobs on it are lost. Re-enqueue what matters';
   const message =
     `PersistentVolumeClaim ${claim} (uid ${recorded.uid}) was replaced by a new claim (uid ${replacedBy}): ${what}, ` +

@@ -1,17 +1,10 @@
-// The TrenchBackup controller on the real API server, with the operator as a process: it
-// makes one dump Job per TrenchBackup, kwok leaves the Job's pod Running (hack/lib/kwok-stages.ts),
-// the test runs that pod's exact command on the host against Debian's PostgreSQL and reports
-// the exit as the kubelet would, and the real Job controller's verdict reaches the
-// TrenchBackup's status.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchBackupStatus } from '../../../charts/api/backup.js';
-import { REPO_ROOT } from '../../../hack/lib/cluster.js';
-import { kubectl, mustKubectl, testCluster, useNamespace, waitFor } from '../support/cluster.js';
+import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   installCrdsAndRbac,
@@ -19,6 +12,7 @@ import {
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
+import { plugin as runPlugin } from '../support/plugin.js';
 import { type PostgresServer, startPostgres } from '../support/services.js';
 
 const ns = useNamespace('backup-controller', {
@@ -242,22 +236,7 @@ describe('a TrenchBackup', () => {
 });
 
 /** The `kubectl trench` executable on the test cluster. */
-function plugin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { KUBECONFIG: _, ...env } = process.env;
-  return new Promise((resolve) =>
-    execFile(
-      join(REPO_ROOT, 'operator', 'cli', 'kubectl-trench'),
-      [...args, '-n', ns.name, '--kubeconfig', testCluster().kubeconfigPath],
-      { env, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
-          stdout,
-          stderr,
-        }),
-    ),
-  );
-}
+const plugin = (...args: string[]) => runPlugin(ns.name, ...args);
 
 describe('kubectl trench backup and backups', () => {
   it('takes a backup now, waits with progress, exits 0 when it completes, and lists it', async () => {
@@ -289,7 +268,7 @@ describe('kubectl trench backup and backups', () => {
     const list = await plugin('backups', 'shop');
     expect(list.code).toBe(0);
     const rows = list.stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^NAME\s+REASON\s+PHASE\s+SIZE\s+AGE$/);
+    expect(rows[0]).toMatch(/^NAME\s+REASON\s+PHASE\s+SIZE\s+VERIFIED\s+AGE$/);
     expect(rows.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([
       name,
       'shop-manual-2',
@@ -409,24 +388,15 @@ describe('scheduled backups and retention', () => {
       .sort();
 
   it('takes a backup at each slot, named from it, and keeps what retention says', async () => {
-    await mustKubectl([
-      'patch',
-      'trench',
-      'shop',
-      '-n',
-      ns.name,
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        spec: {
-          backup: {
-            schedule: '* * * * *',
-            suspend: false,
-            retention: { daily: 1, weekly: 0, monthly: 0 },
-          },
+    await mergePatch('trench', 'shop', ns.name, {
+      spec: {
+        backup: {
+          schedule: '* * * * *',
+          suspend: false,
+          retention: { daily: 1, weekly: 0, monthly: 0 },
         },
-      }),
-    ]);
+      },
+    });
     // Turned on, it catches up the newest slot since the Trench was created: one backup.
     const [first] = await waitFor(
       async () => {
@@ -514,16 +484,7 @@ describe('scheduled backups and retention', () => {
   it('suspended, it schedules nothing and deletes nothing', async () => {
     const before = await scheduled();
     const kept = before.filter((n) => n.startsWith('shop-2'));
-    await mustKubectl([
-      'patch',
-      'trench',
-      'shop',
-      '-n',
-      ns.name,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { backup: { suspend: true } } }),
-    ]);
+    await mergePatch('trench', 'shop', ns.name, { spec: { backup: { suspend: true } } });
     const t = await waitFor(
       async () => {
         const tr = await getJson<TrenchObject>('trench', 'shop');

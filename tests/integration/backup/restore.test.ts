@@ -1,17 +1,24 @@
-// The TrenchRestore controller on the real API server, with the operator as a process and
-// Debian's PostgreSQL on the host: a real backup of real data, a damaged database, and the
-// restore's own Jobs (verify, then restore) run on the host from the Job objects the operator
-// made, their exits reported as the kubelet would. The API and worker Deployments are the
+// The TrenchRestore controller and restore drills on the real API server, with the operator as
+// a process and Debian's PostgreSQL on the host: a real backup of real data, a damaged database,
+// and the restore's own Jobs (verify, then restore) and the drill's Job run on the host from the
+// Job objects the operator made, their exits reported as the kubelet would. The API and worker Deployments are the
 // operator's, on kwok nodes, so Quiescing and Resuming are the Deployment controller's real
 // answers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrenchRestoreStatus } from '../../../charts/api/backup.js';
-import { kubectl, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import type { TrenchBackupStatus, TrenchRestoreStatus } from '../../../charts/api/backup.js';
+import { drillJobName } from '../../../operator/backup/drill-job.js';
+import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
-import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
+import {
+  installCrdsAndRbac,
+  metricValue,
+  type RunningOperator,
+  startOperator,
+} from '../support/operator.js';
+import { plugin } from '../support/plugin.js';
 import { type PostgresServer, startPostgres } from '../support/services.js';
 import { damageShopData, seedShopData, shopSnapshot } from '../support/shop-data.js';
 
@@ -306,5 +313,171 @@ describe('a TrenchRestore', () => {
     // Then the next one goes.
     await restoreWhen('shop-r5', 'to verify', phase('Verifying'));
     await mustKubectl(['delete', 'trenchrestore', 'shop-r5', '-n', ns.name]);
+  }, 180_000);
+});
+
+describe('restore drills', () => {
+  interface Backup {
+    metadata: { name: string; annotations?: Record<string, string> };
+    status?: TrenchBackupStatus;
+  }
+  interface Condition {
+    type: string;
+    status: string;
+    reason: string;
+    message: string;
+  }
+  interface TrenchView {
+    status?: {
+      conditions?: Condition[];
+      backup?: {
+        lastVerifyScheduleTime?: string;
+        nextVerifyTime?: string;
+        lastVerification?: { backup: string; passed: boolean; time: string };
+      };
+    };
+  }
+  const condition = async (type: string) =>
+    (await getJson<TrenchView>('trench', 'shop')).status?.conditions?.find((c) => c.type === type);
+  const verificationWhen = (
+    what: string,
+    ok: (v: NonNullable<TrenchBackupStatus['verification']>, b: Backup) => boolean,
+  ) =>
+    waitFor(
+      async () => {
+        const b = await getJson<Backup>('trenchbackup', 'shop-drill');
+        const v = b.status?.verification;
+        return v && ok(v, b) ? b : undefined;
+      },
+      { what: `the drill of shop-drill ${what}`, timeoutMs: 90_000 },
+    );
+  const runDrill = async (jobName: string) =>
+    runJobPod(await job(jobName), { claimDir, scratch: true });
+  const setVerify = (verify: Record<string, unknown>) =>
+    mergePatch('trench', 'shop', ns.name, { spec: { backup: { verify } } });
+
+  it('restores the newest backup into a throwaway PostgreSQL at each drill slot and records what it read', async () => {
+    await backup('shop-drill');
+    const rows = async (table: string) => Number(await pg.sql(`SELECT count(*) FROM ${table}`));
+    const expected = [
+      { table: 'public.items', rows: await rows('items') },
+      { table: 'public.orders', rows: await rows('orders') },
+      { table: 'public.attachments', rows: await rows('attachments') },
+    ].sort((a, b) => b.rows - a.rows || a.table.localeCompare(b.table));
+
+    // Every minute: the Trench is older than the newest slot, so the slot is taken at once.
+    await setVerify({ schedule: '* * * * *', suspend: false });
+    const running = await verificationWhen('to start', (v) => v.phase === 'Running');
+    const request = running.metadata.annotations?.['playtrenches.xyz/verify'] ?? '';
+    expect(request).toMatch(/^scheduled\/\d{4}-\d\d-\d\dT\d\d:\d\d:00Z$/);
+    const jobName = running.status?.verification?.jobName ?? '';
+    expect(jobName).toMatch(/^shop-drill-drill-[0-9a-f]{8}$/);
+    // Suspended now, so no later slot asks for another drill while this one runs.
+    await setVerify({ suspend: true });
+
+    const run = await runDrill(jobName);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const passed = await verificationWhen('to pass', (v) => v.phase === 'Passed');
+    expect(passed.status?.verified).toBe(true);
+    expect(passed.status?.verification).toMatchObject({
+      request,
+      tables: 3,
+      largeObjects: 1,
+      rows: expected.reduce((n, t) => n + t.rows, 0),
+      tableRows: expected,
+    });
+    expect(passed.status?.verification?.message).toMatch(
+      /^Restored dumps\/shop-drill\.dump into a throwaway PostgreSQL in \d+ s and read 3 table\(s\)/,
+    );
+    // The drill never reaches the Trench's database: its Job has no address for it.
+    const drillEnv = (await job(jobName)).spec.template.spec.containers[0]?.env ?? [];
+    expect(drillEnv.map((e) => e.name)).not.toContain('DATABASE_URL');
+
+    const trench = await waitFor(
+      async () => {
+        const t = await getJson<TrenchView>('trench', 'shop');
+        return t.status?.backup?.lastVerification?.backup === 'shop-drill' ? t : undefined;
+      },
+      { what: 'the Trench to record the drill' },
+    );
+    expect(trench.status?.backup?.lastVerification?.passed).toBe(true);
+    expect(trench.status?.backup?.lastVerifyScheduleTime).toBe(request.slice('scheduled/'.length));
+    expect(await condition('BackupVerified')).toMatchObject({
+      status: 'True',
+      reason: 'DrillPassed',
+    });
+    const list = await plugin(ns.name, 'backups', 'shop');
+    expect(list.stdout).toMatch(/shop-drill\s+manual\s+Completed\s+\S+ \S+\s+yes\s/);
+  }, 180_000);
+
+  it('kubectl trench verify: a damaged dump fails the drill and the Trench says so; a good drill clears it', async () => {
+    const file = join(claimDir, 'dumps', 'shop-drill.dump');
+    const good = readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[Math.floor(bad.length / 2)]! ^= 0xff;
+    writeFileSync(file, bad);
+
+    const before = (await getJson<Backup>('trenchbackup', 'shop-drill')).status?.verification;
+    const waiting = plugin(ns.name, 'verify', 'shop', 'shop-drill', '--wait');
+    const started = await verificationWhen(
+      'to start again',
+      (v) => v.request !== before?.request && v.phase === 'Running',
+    );
+    expect(started.metadata.annotations?.['playtrenches.xyz/verify']).toMatch(/^manual\//);
+    const failedRun = await runDrill(started.status?.verification?.jobName ?? '');
+    expect(failedRun.code).toBe(3);
+    const r = await waiting;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /shop-drill drill Failed: The restore drill of dumps\/shop-drill\.dump failed: checksum mismatch: dumps\/shop-drill\.dump has sha256:[0-9a-f]{64}, the TrenchBackup recorded sha256:[0-9a-f]{64}/,
+    );
+    const failed = await getJson<Backup>('trenchbackup', 'shop-drill');
+    expect(failed.status?.verified).toBe(false);
+
+    await waitFor(
+      async () => ((await condition('BackupVerified'))?.status === 'False' ? true : undefined),
+      { what: 'BackupVerified=False on the Trench' },
+    );
+    expect(await condition('BackupVerified')).toMatchObject({ reason: 'DrillFailed' });
+    expect(await condition('Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'RestoreDrillFailed',
+    });
+    // Still serving: a failed drill is a warning, not an outage.
+    expect(await condition('Ready')).toMatchObject({ status: 'True' });
+    expect(await eventsOf('shop')).toContain('DrillFailed');
+    expect(
+      metricValue(
+        await operator!.metrics(),
+        'trench_backup_drill_failures_in_a_row',
+        `namespace="${ns.name}",trench="shop"`,
+      ),
+    ).toBe(1);
+
+    // The file mended, a drill of the newest completed backup (no name given) passes again.
+    writeFileSync(file, good);
+    const again = plugin(ns.name, 'verify', 'shop', '--wait');
+    const restarted = await verificationWhen(
+      'to start a third time',
+      (v) => v.phase === 'Running' && v.request !== failed.status?.verification?.request,
+    );
+    expect((await runDrill(restarted.status?.verification?.jobName ?? '')).code).toBe(0);
+    const ok = await again;
+    expect(ok.stderr).toContain('shop-drill drill Passed: Restored dumps/shop-drill.dump');
+    expect(ok.code).toBe(0);
+    await waitFor(
+      async () => ((await condition('Degraded'))?.status === 'False' ? true : undefined),
+      { what: 'Degraded=False once a drill passed' },
+    );
+    expect(await condition('BackupVerified')).toMatchObject({ status: 'True' });
+    // One Job per request, named from it, however many passes saw the request.
+    const drills = (
+      await getJson<{ items: JobObject[] }>('jobs', '-l', 'playtrenches.xyz/backup=shop-drill')
+    ).items.map((j) => j.metadata.name);
+    for (const b of [started, restarted]) {
+      const request = b.metadata.annotations?.['playtrenches.xyz/verify'] ?? '';
+      expect(drills.filter((n) => n === drillJobName('shop-drill', request))).toHaveLength(1);
+    }
   }, 180_000);
 });

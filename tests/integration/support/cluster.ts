@@ -96,6 +96,25 @@ export async function mustKubectl(args: readonly string[], input?: string): Prom
   return r.stdout;
 }
 
+/** `kubectl patch KIND NAME -n NAMESPACE --type=merge -p PATCH`, failing loudly. */
+export function mergePatch(
+  kind: string,
+  name: string,
+  namespace: string,
+  patch: unknown,
+): Promise<string> {
+  return mustKubectl([
+    'patch',
+    kind,
+    name,
+    '-n',
+    namespace,
+    '--type=merge',
+    '-p',
+    JSON.stringify(patch),
+  ]);
+}
+
 export interface WaitOptions {
   readonly timeoutMs?: number;
   readonly intervalMs?: number;

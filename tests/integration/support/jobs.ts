@@ -4,11 +4,19 @@
 // expanded from earlier entries), with only the addresses and mounted paths a test names
 // changed. The binaries come first on PATH, as they do in the image.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mustKubectl, waitFor } from './cluster.js';
-import { postgresBin } from './services.js';
+import { asPostgresUser, postgresBin, wrap } from './services.js';
 
 interface EnvEntry {
   name: string;
@@ -36,6 +44,8 @@ export interface HostRunOptions {
   readonly set?: Readonly<Record<string, string>>;
   /** Text replaced in every resolved value: a Service address for the host server's. */
   readonly addresses?: Readonly<Record<string, string>>;
+  /** Run as this user, as the pod's runAsUser does (PostgreSQL's initdb refuses root). */
+  readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
 export interface HostRunResult {
@@ -92,10 +102,11 @@ export async function runJobOnHost(job: JobObject, opts: HostRunOptions): Promis
   Object.assign(resolved, opts.set ?? {});
   const argv = [...container.command, ...(container.args ?? [])];
   const env = { ...resolved, PATH: [...opts.path, process.env.PATH ?? ''].join(':') };
+  const exec = wrap(opts.owner, argv[0]!, argv.slice(1));
   return new Promise((resolve) => {
     execFile(
-      argv[0]!,
-      argv.slice(1),
+      exec.command,
+      exec.args,
       { env, maxBuffer: 16 << 20, timeout: 600_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -175,6 +186,12 @@ export interface PodRunOptions {
   readonly claimDir: string;
   /** Text replaced in every resolved value, such as `shop-postgres:5432` for a host server. */
   readonly addresses?: Readonly<Record<string, string>>;
+  /**
+   * The pod has a scratch emptyDir (SCRATCH_DIR) and starts its own PostgreSQL there, the
+   * restore drill: a fresh folder stands in for it, and the command runs as Debian's postgres
+   * user when the tests run as root, as the pod runs as its non-root user.
+   */
+  readonly scratch?: boolean;
 }
 
 /**
@@ -205,12 +222,25 @@ export async function runJobPod(job: JobObject, opts: PodRunOptions): Promise<Ho
     { what: `the pod of Job ${name} to run` },
   );
   const messageDir = mkdtempSync(join(tmpdir(), 'trench-pod-'));
+  const owner = opts.scratch ? await asPostgresUser() : undefined;
   try {
     const messageFile = join(messageDir, 'termination-log');
+    const set: Record<string, string> = { BACKUP_DIR: opts.claimDir, RESULT_FILE: messageFile };
+    if (opts.scratch) {
+      set.SCRATCH_DIR = join(messageDir, 'scratch');
+      mkdirSync(set.SCRATCH_DIR);
+      if (owner) {
+        // The pod's user reads the claim and owns its emptyDirs.
+        chmodSync(opts.claimDir, 0o755);
+        chownSync(messageDir, owner.uid, owner.gid);
+        chownSync(set.SCRATCH_DIR, owner.uid, owner.gid);
+      }
+    }
     const run = await runJobOnHost(job, {
       path: [postgresBin()],
-      set: { BACKUP_DIR: opts.claimDir, RESULT_FILE: messageFile },
+      set,
       ...(opts.addresses ? { addresses: opts.addresses } : {}),
+      ...(owner ? { owner } : {}),
     });
     const container = job.spec.template.spec.containers[0]!;
     await reportPodExit(namespace, pod.metadata.name, container.name, container.image ?? '', {

@@ -163,14 +163,18 @@ export function postgresBin(): string {
 
 // PostgreSQL refuses to run as root: as root, run it as Debian's postgres user. setpriv execs
 // in place (runuser and su fork), so the pid we hold is the postmaster's own.
-async function asPostgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+export async function asPostgresUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
   return { uid, gid };
 }
 
-function wrap(owner: { uid: number; gid: number } | undefined, command: string, args: string[]) {
+export function wrap(
+  owner: { uid: number; gid: number } | undefined,
+  command: string,
+  args: string[],
+) {
   return owner
     ? {
         command: 'setpriv',

@@ -170,6 +170,7 @@ describe('alertNames', () => {
       'TrenchContainerCpuHigh',
       'TrenchContainerMemoryHigh',
       'TrenchBackupTooOld',
+      'TrenchRestoreDrillFailed',
       'TrenchOperatorDown',
     ]);
   });

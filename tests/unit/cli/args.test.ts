@@ -116,7 +116,7 @@ describe('parseArgs', () => {
 
   it('refuses an unknown verb, naming it and the known ones', () => {
     expect(error(['get', 'shop'])).toBe(
-      'unknown command "get": expected one of status, list, backup, backups, restore, version, help',
+      'unknown command "get": expected one of status, list, backup, backups, restore, verify, version, help',
     );
   });
 
@@ -139,7 +139,7 @@ describe('parseArgs', () => {
     expect(error(['backup'])).toBe('backup needs one Trench NAME: kubectl trench backup NAME');
     expect(error(['backups', 'a', 'b'])).toMatch(/backups needs one Trench NAME/);
     expect(error(['backups', 'shop', '--wait'])).toBe(
-      '--wait applies to backup and restore only, not backups',
+      '--wait applies to backup, restore and verify only, not backups',
     );
     expect(error(['backup', 'shop', '-A'])).toMatch(/--all-namespaces does not apply/);
     expect(error(['backup', 'shop', '--wait=yes'])).toBe('flag "--wait" takes no value');
@@ -173,6 +173,32 @@ describe('parseArgs', () => {
     );
     expect(error(['backups', 'shop', '--force'])).toBe(
       '--force applies to restore only, not backups',
+    );
+  });
+
+  it('parses verify NAME [BACKUP] [--wait], and refuses what does not apply', () => {
+    expect(ok(['verify', 'shop'])).toEqual({
+      verb: 'verify',
+      name: 'shop',
+      allNamespaces: false,
+      output: 'text',
+    });
+    expect(ok(['verify', 'shop', 'shop-202612040300', '--wait', '-n', 'prod'])).toMatchObject({
+      verb: 'verify',
+      name: 'shop',
+      backup: 'shop-202612040300',
+      wait: true,
+      namespace: 'prod',
+    });
+    expect(error(['verify'])).toBe(
+      'verify needs one Trench NAME and at most one BACKUP: kubectl trench verify NAME [BACKUP]',
+    );
+    expect(error(['verify', 'a', 'b', 'c'])).toMatch(/^verify needs one Trench NAME/);
+    expect(error(['verify', 'shop', '-A'])).toBe(
+      'verify is about one Trench: --all-namespaces does not apply',
+    );
+    expect(error(['verify', 'shop', '--from', 'b'])).toBe(
+      '--from applies to restore only, not verify',
     );
   });
 

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  drillProgressLine,
+  drillTarget,
   finished,
   manualBackup,
   manualBackupName,
+  manualDrillRequest,
   progressLine,
   restoreRefusal,
   restoreRequest,
@@ -60,5 +63,55 @@ describe('kubectl trench backup', () => {
     expect(restoreRefusal(blog, trench, true)).toBeUndefined();
     const earlier = { spec: { trench: 'shop' }, status: { ...done, trenchUID: 'u0' } };
     expect(restoreRefusal(earlier, trench, false)).toMatch(/an earlier Trench named "shop"/);
+  });
+});
+
+describe('kubectl trench verify', () => {
+  const b = (name: string, trench: string, phase: string | undefined, completionTime?: string) => ({
+    metadata: { name },
+    spec: { trench },
+    ...(phase
+      ? { status: { phase: phase as 'Completed', ...(completionTime ? { completionTime } : {}) } }
+      : {}),
+  });
+
+  it('drills the newest completed backup of the Trench, or the one named if it completed', () => {
+    const all = [
+      b('shop-1', 'shop', 'Completed', '2026-12-01T03:00:40Z'),
+      b('shop-2', 'shop', 'Completed', '2026-12-02T03:00:40Z'),
+      b('shop-3', 'shop', 'Failed', '2026-12-03T03:00:40Z'),
+      b('other-9', 'other', 'Completed', '2026-12-04T03:00:40Z'),
+    ];
+    expect(drillTarget(all, 'shop', undefined)).toBe(all[1]);
+    expect(drillTarget(all, 'shop', 'shop-1')).toBe(all[0]);
+    expect(drillTarget(all, 'shop', 'shop-3')).toBe(
+      'TrenchBackup "shop-3" is Failed: only a Completed backup can be drilled',
+    );
+    expect(drillTarget([b('shop-4', 'shop', undefined)], 'shop', 'shop-4')).toMatch(/is Pending/);
+    expect(drillTarget(all, 'none', undefined)).toBe(
+      'Trench "none" has no completed backup to drill (kubectl trench backup none takes one)',
+    );
+  });
+
+  it('names the request from the UTC second and ends only on the answer to it', () => {
+    const request = manualDrillRequest(new Date('2026-12-06T10:11:12.345Z'));
+    expect(request).toBe('manual/2026-12-06T10:11:12Z');
+    const older = {
+      phase: 'Completed' as const,
+      verification: { request: 'scheduled/x', phase: 'Passed' as const },
+    };
+    expect(drillProgressLine('shop-2', older, request)).toEqual({
+      line: 'shop-2 drill Pending: waiting for the operator',
+    });
+    const running = { verification: { request, phase: 'Running' as const, message: 'Job j runs' } };
+    expect(drillProgressLine('shop-2', running, request)).toEqual({
+      line: 'shop-2 drill Running: Job j runs',
+    });
+    expect(
+      drillProgressLine('shop-2', { verification: { request, phase: 'Passed' } }, request).code,
+    ).toBe(0);
+    expect(
+      drillProgressLine('shop-2', { verification: { request, phase: 'Failed' } }, request).code,
+    ).toBe(1);
   });
 });

@@ -276,7 +276,17 @@ describe('formatStatus', () => {
     const out = formatStatus(
       ready,
       [
-        backup('shop-old', 2 * 86400, 'shop', { status: { phase: 'Completed', sizeBytes: 1536 } }),
+        backup('shop-old', 2 * 86400, 'shop', {
+          status: { phase: 'Completed', sizeBytes: 1536, verified: false },
+        }),
+        backup('shop-mid', 7200, 'shop', {
+          status: {
+            phase: 'Completed',
+            sizeBytes: 1536,
+            verified: true,
+            verification: { request: 'manual/x', phase: 'Running' },
+          },
+        }),
         backup('shop-new', 3600, 'shop', { status: { phase: 'Running' } }),
       ],
       UNCONFIGURED,
@@ -285,9 +295,10 @@ describe('formatStatus', () => {
     expect(out).toContain(
       [
         'Backups:',
-        '  NAME       REASON      PHASE       SIZE      AGE',
-        '  shop-new   scheduled   Running     -         60m',
-        '  shop-old   scheduled   Completed   1.5 KiB   2d',
+        '  NAME       REASON      PHASE       SIZE      VERIFIED   AGE',
+        '  shop-new   scheduled   Running     -         -          60m',
+        '  shop-mid   scheduled   Completed   1.5 KiB   running    120m',
+        '  shop-old   scheduled   Completed   1.5 KiB   no         2d',
         '',
       ].join('\n'),
     );

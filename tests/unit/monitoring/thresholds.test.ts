@@ -69,4 +69,21 @@ describe('registerThresholdMetrics', () => {
       'trench_alert_threshold{namespace="shop",trench="made-by-hand",alert="queueBacklog",severity="warning"} 5',
     );
   });
+
+  it("exports each monitored Trench's creation time, for a Trench that never had a backup", async () => {
+    const registry = new Registry();
+    registerThresholdMetrics(registry, () => [
+      trench('web', {}, { creationTimestamp: '2026-12-04T03:00:00Z' }),
+      trench(
+        'off',
+        { monitoring: { enabled: false } },
+        { creationTimestamp: '2026-12-04T03:00:00Z' },
+      ),
+    ]);
+    const text = await registry.metrics();
+    expect(text).toContain(
+      `trench_created_timestamp_seconds{namespace="shop",trench="web"} ${Date.parse('2026-12-04T03:00:00Z') / 1000}`,
+    );
+    expect(text).not.toContain('trench_created_timestamp_seconds{namespace="shop",trench="off"}');
+  });
 });

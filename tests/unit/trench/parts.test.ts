@@ -186,6 +186,20 @@ describe('checkVolume', () => {
     expect(again.problem).toBeDefined();
   });
 
+  it('names the newest completed backup and the command that restores it, or says there is none', () => {
+    const withBackup = checkVolume({
+      ...base,
+      recorded: rec,
+      live: at('B'),
+      newestBackup: { name: 'shop-202612040300', time: '2026-12-04T03:00:41Z' },
+    });
+    expect(withBackup.problem?.message).toContain(
+      'Restore the newest completed backup, shop-202612040300 (completed 2026-12-04T03:00:41Z), with: kubectl trench restore shop -n prod --from shop-202612040300, then acknowledge',
+    );
+    const without = checkVolume({ ...base, recorded: rec, live: at('B') });
+    expect(without.problem?.message).toContain('this Trench has no completed backup to restore');
+  });
+
   it('a replaced Redis claim is a warning: the queue is rebuildable', () => {
     const v = checkVolume({
       ...base,
