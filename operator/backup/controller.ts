@@ -132,8 +132,16 @@ export async function reconcileBackup(
     try {
       await deps.client.create(manifest as unknown as KubeObject, { signal: ctx.signal });
     } catch (error) {
-      // Made by a pass whose status write was lost: the same Job, found instead of made twice.
       if (!isConflict(error)) throw error;
+      // The Job exists: made by an earlier pass. Either the cache has not shown that pass's
+      // status write yet (the Job's own event often comes first), and writing Running again
+      // would be a second write and a second Started event; or the write was lost, and this
+      // pass makes it. One read tells them apart, on this rare path only.
+      const fresh = await deps.client.get<TrenchBackupObject>(
+        { ...TRENCH_BACKUP, namespace: ns, name },
+        ctx.signal,
+      );
+      if (fresh?.status?.jobName) return undefined;
     }
   }
   const drill = trench
@@ -228,6 +236,12 @@ async function reconcileDrill(
       await deps.client.create(manifest as unknown as KubeObject, { signal: ctx.signal });
     } catch (error) {
       if (!isConflict(error)) throw error;
+      // As for the dump Job: a cache behind our own write leaves the drill's status alone.
+      const fresh = await deps.client.get<TrenchBackupObject>(
+        { ...TRENCH_BACKUP, namespace: ns, name },
+        ctx.signal,
+      );
+      if (fresh?.status?.verification?.request === request) return undefined;
     }
   }
   return drill;

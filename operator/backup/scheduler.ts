@@ -211,7 +211,7 @@ async function scheduleDrill(
 }
 
 /** The newest Completed backup that is not being deleted. */
-export function newestCompletedBackup(
+function newestCompletedBackup(
   backups: readonly TrenchBackupObject[],
 ): TrenchBackupObject | undefined {
   let newest: TrenchBackupObject | undefined;
@@ -224,7 +224,7 @@ export function newestCompletedBackup(
 }
 
 /** Sets a backup's drill request; the backup controller answers it. */
-export async function requestDrill(
+async function requestDrill(
   client: KubeClient,
   backup: TrenchBackupObject,
   request: string,

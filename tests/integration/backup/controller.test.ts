@@ -386,8 +386,15 @@ describe('scheduled backups and retention', () => {
       .filter((b) => b.spec.reason === 'scheduled')
       .map((b) => b.metadata.name)
       .sort();
+  /** The backups the schedule made: named from their slot. */
+  const slotted = async () => (await scheduled()).filter((n) => /^shop-\d{12}$/.test(n));
 
-  it('takes a backup at each slot, named from it, and keeps what retention says', async () => {
+  it('takes a backup at each slot, named from it, goes on after a failed one, and keeps what retention says', async () => {
+    // A completed backup from an earlier slot, for retention to delete below.
+    await createBackup('shop-earlier', 'shop', 'scheduled');
+    await backupWhen('shop-earlier', 'to be Running', (st) => st.phase === 'Running');
+    expect((await runDump('shop-earlier', `127.0.0.1:${pg.port}`)).run.code).toBe(0);
+    await backupWhen('shop-earlier', 'to complete', (st) => st.phase === 'Completed');
     await mergePatch('trench', 'shop', ns.name, {
       spec: {
         backup: {
@@ -400,7 +407,7 @@ describe('scheduled backups and retention', () => {
     // Turned on, it catches up the newest slot since the Trench was created: one backup.
     const [first] = await waitFor(
       async () => {
-        const names = await scheduled();
+        const names = await slotted();
         return names.length > 0 ? names : undefined;
       },
       { what: 'the first scheduled backup' },
@@ -421,14 +428,16 @@ describe('scheduled backups and retention', () => {
     );
     const next = Date.parse(slot) + 60_000;
     expect(Date.parse(trench.status!.backup!.nextScheduleTime!)).toBe(next);
+    // Postgres cannot be reached at this slot: the backup fails, saying why.
     await backupWhen(first!, 'to be Running', (st) => st.phase === 'Running');
-    expect((await runDump(first!, `127.0.0.1:${pg.port}`)).run.code).toBe(0);
-    await backupWhen(first!, 'to complete', (st) => st.phase === 'Completed');
+    expect((await runDump(first!, '127.0.0.1:1')).run.code).not.toBe(0);
+    const failed = await backupWhen(first!, 'to fail', (st) => st.phase === 'Failed');
+    expect(failed.status?.message).toMatch(/connect|refused/i);
 
-    // The next slot, at its minute: requeued for it, not polled.
+    // The next slot all the same, at its minute: requeued for it, not polled.
     const second = await waitFor(
       async () => {
-        const names = await scheduled();
+        const names = await slotted();
         return names.find((n) => n > first!);
       },
       { what: 'the backup of the next slot', timeoutMs: 90_000 },
@@ -444,16 +453,18 @@ describe('scheduled backups and retention', () => {
     expect((await runDump(second, `127.0.0.1:${pg.port}`)).run.code).toBe(0);
     await backupWhen(second, 'to complete', (st) => st.phase === 'Completed');
 
-    // daily: 1 keeps the newest completed backup of the day; the first goes, file and all.
-    const removal = await removalJob(first!);
-    const dir = dumpDirs.get(first!)!;
-    expect(readdirSync(join(dir, 'dumps'))).toContain(`${first}.dump`);
+    // daily: 1 keeps the newest completed backup of the day; the earlier one goes, file and
+    // all; the failed one stays (the newest failures are kept for diagnosis).
+    const removal = await removalJob('shop-earlier');
+    const dir = dumpDirs.get('shop-earlier')!;
+    expect(readdirSync(join(dir, 'dumps'))).toContain('shop-earlier.dump');
     expect((await runPod(removal, dir)).code).toBe(0);
     expect(readdirSync(join(dir, 'dumps'))).toEqual([]);
-    await waitFor(async () => ((await exists('trenchbackup', first!)) ? undefined : true), {
-      what: `${first} to be deleted by retention`,
+    await waitFor(async () => ((await exists('trenchbackup', 'shop-earlier')) ? undefined : true), {
+      what: 'shop-earlier to be deleted by retention',
     });
     expect(await exists('trenchbackup', second)).toBe(true);
+    expect(await exists('trenchbackup', first!)).toBe(true);
     // Manual backups are not retention's to delete.
     const manual = (
       await getJson<{ items: (BackupObject & { spec: { reason: string } })[] }>('trenchbackups')
@@ -472,12 +483,12 @@ describe('scheduled backups and retention', () => {
           '-o',
           'jsonpath={.items[*].message}',
         ]);
-        return out.includes(first!) ? out : undefined;
+        return out.includes('shop-earlier') ? out : undefined;
       },
       { what: 'a BackupExpired event on the Trench' },
     );
     expect(events).toContain(
-      `Deleted TrenchBackup ${first}: retention (daily 1, weekly 0, monthly 0) no longer keeps it`,
+      'Deleted TrenchBackup shop-earlier: retention (daily 1, weekly 0, monthly 0) no longer keeps it',
     );
   }, 240_000);
 

@@ -247,6 +247,13 @@ describe('formatStatus', () => {
             lastSuccessfulBackup: 'shop-202611220300',
             lastSuccessfulTime: ago(7 * 3600),
             nextScheduleTime: '2026-11-23T03:00:00Z',
+            lastVerification: {
+              backup: 'shop-202611010300',
+              passed: false,
+              time: '2026-11-01T05:00:09Z',
+              message: 'checksum mismatch',
+            },
+            nextVerifyTime: '2026-12-01T05:00:00Z',
           },
         },
       },
@@ -267,6 +274,8 @@ describe('formatStatus', () => {
         '  Last successful:      shop-202611220300',
         `  Last successful time: ${ago(7 * 3600)} (7h ago)`,
         '  Next schedule time:   2026-11-23T03:00:00Z',
+        '  Last restore drill:   FAILED: shop-202611010300 at 2026-11-01T05:00:09Z (checksum mismatch)',
+        '  Next restore drill:   2026-12-01T05:00:00Z',
         '',
       ].join('\n'),
     );
