@@ -193,7 +193,7 @@ async function scheduleDrill(
         `${SCHEDULED_DRILL}${formatTime(slot.getTime())}`,
         signal,
       );
-      deps.log.info('Requested a restore drill', {
+      deps.log.info('Requested restore drill of TrenchBackup', {
         trench: `${trench.metadata?.namespace}/${trench.metadata?.name}`,
         backup: newest.metadata?.name,
       });
