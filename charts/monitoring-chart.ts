@@ -25,6 +25,7 @@ import {
   restrictedPod,
   setServiceSelector,
 } from './constructs/common.js';
+import { POD_LABEL_TARGETS, podLabelMeta } from './constructs/monitoring.js';
 import {
   apiServerEgress,
   DEFAULT_API_SERVER_PORTS,
@@ -231,14 +232,10 @@ export class MonitoringChart extends Chart {
             },
             { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
             { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-            {
-              source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'],
-              target_label: 'trench',
-            },
-            {
-              source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'],
-              target_label: 'component',
-            },
+            ...POD_LABEL_TARGETS.map(([label, target]) => ({
+              source_labels: [podLabelMeta(label)],
+              target_label: target,
+            })),
           ],
         },
       ],

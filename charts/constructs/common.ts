@@ -16,6 +16,8 @@ export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 /** Separates stable from canary API pods; the Service selects both, each Deployment one. */
 export const LABEL_TRACK = 'playtrenches.xyz/track';
+/** On a canary's pods: the release revision they run (operator/rollout/revision.ts). */
+export const LABEL_REVISION = 'playtrenches.xyz/revision';
 /**
  * `keep` on a child: it gets no ownerReference, so deleting the Trench (or dropping the part of
  * the spec that made it) leaves it in place, as `helm.sh/resource-policy: keep` does for Helm.

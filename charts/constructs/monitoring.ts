@@ -14,6 +14,8 @@ import {
   DEFAULT_MANAGED_BY,
   LABEL_COMPONENT,
   LABEL_INSTANCE,
+  LABEL_REVISION,
+  LABEL_TRACK,
   selectorLabels,
   type TrenchComponentProps,
 } from './common.js';
@@ -47,17 +49,12 @@ export class Monitoring extends Construct {
     const managedBy = props.managedBy ?? DEFAULT_MANAGED_BY;
     const labels = componentLabels('monitoring', props.trench, managedBy);
     const name = props.trench;
-    // Series get `trench` and `component` from the pod labels, whichever way they are scraped.
-    const relabelings = [
-      {
-        sourceLabels: [`__meta_kubernetes_pod_label_${promLabel(LABEL_INSTANCE)}`],
-        targetLabel: 'trench',
-      },
-      {
-        sourceLabels: [`__meta_kubernetes_pod_label_${promLabel(LABEL_COMPONENT)}`],
-        targetLabel: 'component',
-      },
-    ];
+    // Series get `trench`, `component`, `track` and `revision` from the pod labels, whichever
+    // way they are scraped.
+    const relabelings = POD_LABEL_TARGETS.map(([label, target]) => ({
+      sourceLabels: [podLabelMeta(label)],
+      targetLabel: target,
+    }));
 
     if (props.prometheusOperator) {
       new ApiObject(this, 'ServiceMonitor', {
@@ -86,6 +83,18 @@ export class Monitoring extends Construct {
   }
 }
 
-function promLabel(k8sLabel: string): string {
-  return k8sLabel.replace(/[^a-zA-Z0-9_]/g, '_');
+/**
+ * The pod labels every Trench series carries under another name: the Trench, the component,
+ * and during a canary the track and revision its analysis selects on (operator/rollout).
+ */
+export const POD_LABEL_TARGETS: readonly (readonly [string, string])[] = [
+  [LABEL_INSTANCE, 'trench'],
+  [LABEL_COMPONENT, 'component'],
+  [LABEL_TRACK, 'track'],
+  [LABEL_REVISION, 'revision'],
+];
+
+/** Prometheus' kubernetes_sd meta label for a pod label. */
+export function podLabelMeta(k8sLabel: string): string {
+  return `__meta_kubernetes_pod_label_${k8sLabel.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }

@@ -1,6 +1,6 @@
 // The metric contract between the product, the operator and the alert rules. The API must
 // expose the HTTP ones (prom-client's defaults for an HTTP middleware) and the dependency
-// gauge; the operator exports its own.
+// gauge, the worker its job counters (for a canary's analysis); the operator exports its own.
 
 /** Counter of API responses, label `code` (HTTP status). */
 export const HTTP_REQUESTS = 'http_requests_total';
@@ -11,6 +11,9 @@ export const HTTP_DURATION_BUCKET = 'http_request_duration_seconds_bucket';
  * `dependency` is `database` or `redis`. The database alert reads it.
  */
 export const DEPENDENCY_UP = 'app_dependency_up';
+/** Counters of the worker: jobs it completed and job attempts that failed, label `queue`. */
+export const WORKER_JOBS_COMPLETED = 'worker_jobs_completed_total';
+export const WORKER_JOBS_FAILED = 'worker_jobs_failed_total';
 /** Gauge exported by the operator: waiting + delayed jobs of a Trench's queue. */
 export const WORKER_BACKLOG = 'trench_worker_backlog';
 /** Gauge exported by the operator: Unix time of the Trench's last successful backup. */

@@ -9,31 +9,33 @@ export interface WorkerMetrics {
   readonly duration: Histogram<'queue'>;
 }
 
+// The names are Trench's worker metric contract (charts/lib/metrics.ts): a canary's default
+// analysis reads the completed and failed counters by track.
 export function createWorkerMetrics(): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
     registry,
     completed: new Counter({
-      name: 'shop_worker_jobs_completed_total',
+      name: 'worker_jobs_completed_total',
       help: 'Jobs this worker completed, by queue',
       labelNames: ['queue'],
       registers: [registry],
     }),
     failed: new Counter({
-      name: 'shop_worker_jobs_failed_total',
+      name: 'worker_jobs_failed_total',
       help: 'Job attempts that failed in this worker, by queue',
       labelNames: ['queue'],
       registers: [registry],
     }),
     active: new Gauge({
-      name: 'shop_worker_jobs_active',
+      name: 'worker_jobs_active',
       help: 'Jobs running in this worker now, by queue',
       labelNames: ['queue'],
       registers: [registry],
     }),
     duration: new Histogram({
-      name: 'shop_worker_job_duration_seconds',
+      name: 'worker_job_duration_seconds',
       help: 'Time a job took in this worker, by queue',
       labelNames: ['queue'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],

@@ -11,6 +11,8 @@ import {
 import { trenchDashboard } from '../../../charts/lib/dashboard.js';
 import { toYaml } from '../../../charts/lib/yaml.js';
 import { freePorts } from '../../../hack/lib/processes.js';
+import { defaultChecks } from '../../../operator/rollout/analysis.js';
+import { measure } from '../../../operator/rollout/query.js';
 import {
   type HostProcess,
   type PostgresServer,
@@ -221,8 +223,8 @@ describe('shop worker', () => {
     const timedOut = await waitJob(api, 'reports', slow.body.id, 'failed');
     expect(timedOut.failedReason).toBe('Job timed out after 3 s (JOB_TIMEOUT)');
     const metrics = await (await fetch(workerMetrics)).text();
-    expect(metrics).toMatch(/shop_worker_jobs_failed_total\{queue="reports"\} 2/);
-    expect(metrics).toMatch(/shop_worker_jobs_completed_total\{queue="emails"\} [1-9]/);
+    expect(metrics).toMatch(/worker_jobs_failed_total\{queue="reports"\} 2/);
+    expect(metrics).toMatch(/worker_jobs_completed_total\{queue="emails"\} [1-9]/);
   });
 
   it('finishes its active jobs on SIGTERM before it exits 0', async () => {
@@ -232,7 +234,7 @@ describe('shop worker', () => {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const text = await (await fetch(workerMetrics)).text();
-      if (text.includes('shop_worker_jobs_active{queue="emails"} 2')) break;
+      if (text.includes('worker_jobs_active{queue="emails"} 2')) break;
       await sleep(50);
     }
     await worker.stop();
@@ -275,8 +277,17 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
     thresholds = await serveThresholds([trenchObject(good), trenchObject(bad)]);
     prometheus = await startPrometheus(
       [
-        { job: 'steady-api', address: `127.0.0.1:${gp}`, labels: { ...good, component: 'api' } },
-        { job: 'broken-api', address: `127.0.0.1:${bp}`, labels: { ...bad, component: 'api' } },
+        // Each labelled as a canary track, as the stack's relabeling does from the pod labels.
+        {
+          job: 'steady-api',
+          address: `127.0.0.1:${gp}`,
+          labels: { ...good, component: 'api', track: 'canary' },
+        },
+        {
+          job: 'broken-api',
+          address: `127.0.0.1:${bp}`,
+          labels: { ...bad, component: 'api', track: 'canary' },
+        },
         { job: 'trench-operator', address: thresholds.address, honorLabels: true },
       ],
       { rules: toYaml({ groups: allRuleGroups() }) },
@@ -363,5 +374,32 @@ describe('the stack’s alert rules and dashboard on the shop’s metrics', () =
     expect(answers.get('Queue backlog')).toEqual([]);
     const codes = await prometheus.query(exprFor('Requests per second', bad));
     expect(codes.map((c) => c.metric.code).sort()).toEqual(['200', '500']);
+  });
+
+  it('judges a canary by the default analysis: the broken release fails, the steady one passes, and no data or no Prometheus is inconclusive', async () => {
+    const checks = defaultChecks({ errorRate: 0.05, p95LatencySeconds: 2 }, false);
+    const ctx = (t: typeof good) => ({ ...t, track: 'canary' as const, revision: 'r2' });
+    const broken = await measure(prometheus.url, checks, ctx(bad));
+    expect(broken.verdict).toBe('fail');
+    expect(broken.checks.map((c) => c.verdict)).toEqual(['fail', 'fail']);
+    expect(broken.checks[0]!.value).toBeGreaterThan(0.2);
+    expect(broken.checks[1]!.value).toBeGreaterThan(2);
+    expect(broken.detail).toMatch(
+      /^canary-error-rate 0\.\d+ > 0\.0500; canary-p95-latency [\d.]+ > 2$/,
+    );
+    const steady = await measure(prometheus.url, checks, ctx(good));
+    expect(steady.verdict).toBe('pass');
+    expect(steady.checks[0]!.value).toBe(0);
+    // A canary Prometheus has no series of yet: no data, not a pass.
+    const unseen = await measure(prometheus.url, checks, { ...ctx(good), trench: 'nothing-yet' });
+    expect(unseen).toMatchObject({ verdict: 'inconclusive' });
+    expect(unseen.detail).toContain('canary-error-rate: no data');
+    // Prometheus gone: inconclusive too, naming it, never a failure.
+    const [closed] = (await freePorts(1)) as [number];
+    const away = await measure(`http://127.0.0.1:${closed}`, checks, ctx(bad));
+    expect(away.verdict).toBe('inconclusive');
+    expect(away.detail).toContain(
+      `Prometheus http://127.0.0.1:${closed} not reachable: connect ECONNREFUSED`,
+    );
   });
 });

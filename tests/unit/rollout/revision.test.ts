@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL_COMPONENT, LABEL_TRACK } from '../../../charts/constructs/common.js';
+import { LABEL_COMPONENT, LABEL_REVISION, LABEL_TRACK } from '../../../charts/constructs/common.js';
 import { renderTrench, type TrenchInput } from '../../../charts/trench-chart.js';
-import { LABEL_REVISION, releaseRevision } from '../../../operator/rollout/revision.js';
+import { releaseRevision } from '../../../operator/rollout/revision.js';
 import { full } from '../charts/fixtures.js';
 
 type Deployment = {
