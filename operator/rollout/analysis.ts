@@ -50,10 +50,13 @@ export function defaultChecks(
   withWorkers: boolean,
 ): MetricCheck[] {
   const rate = (metric: string, extra = '') => `sum(rate(${metric}{${CANARY}${extra}}[2m]))`;
+  // A counter nothing has incremented has no series: with `or vector(0)`, no 5xx (or no failed
+  // job) reads 0, while no traffic at all still reads no data.
+  const orZero = (expr: string) => `(${expr} or vector(0))`;
   const checks: MetricCheck[] = [
     {
       name: 'canary-error-rate',
-      query: `${rate(HTTP_REQUESTS, ',code=~"5.."')} / ${rate(HTTP_REQUESTS)}`,
+      query: `${orZero(rate(HTTP_REQUESTS, ',code=~"5.."'))} / ${rate(HTTP_REQUESTS)}`,
       max: alerts.errorRate,
     },
     {
@@ -65,7 +68,7 @@ export function defaultChecks(
   if (withWorkers) {
     checks.push({
       name: 'canary-job-failure-rate',
-      query: `${rate(WORKER_JOBS_FAILED)} / (${rate(WORKER_JOBS_COMPLETED)} + ${rate(WORKER_JOBS_FAILED)})`,
+      query: `${orZero(rate(WORKER_JOBS_FAILED))} / (${orZero(rate(WORKER_JOBS_COMPLETED))} + ${orZero(rate(WORKER_JOBS_FAILED))})`,
       max: alerts.errorRate,
     });
   }

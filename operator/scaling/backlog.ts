@@ -9,6 +9,7 @@
 //   meta         hash   exists once the queue was used; field `paused` while paused
 // Jobs waiting for children, completed and failed jobs are not work for more workers.
 import type { Redis } from 'ioredis';
+import { whenConnected } from './connections.js';
 
 export interface QueueRef {
   readonly prefix: string;
@@ -39,6 +40,8 @@ export function dueScore(now: number): number {
 }
 
 const COMMANDS_PER_QUEUE = 7;
+/** How long a check waits for a connection that is being made (the command timeout). */
+const CONNECT_WAIT_MS = 2_000;
 
 export class QueueCountError extends Error {
   override readonly name = 'QueueCountError';
@@ -54,6 +57,13 @@ export async function countQueues(
   now: number,
 ): Promise<QueueCounts[]> {
   if (queues.length === 0) return [];
+  try {
+    await whenConnected(redis, CONNECT_WAIT_MS);
+  } catch (error) {
+    throw new QueueCountError(
+      `Counting queue ${queues[0]!.queue} failed: ${(error as Error).message}`,
+    );
+  }
   const pipeline = redis.pipeline();
   const due = String(dueScore(now));
   for (const { prefix, queue } of queues) {

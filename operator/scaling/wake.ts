@@ -5,7 +5,7 @@
 // as the safety net (a delayed job coming due emits nothing while no worker runs).
 // A blocking read holds its connection, so it gets one of its own beside the command one.
 import { Redis } from 'ioredis';
-import { connectionKey } from './connections.js';
+import { connectionKey, reconnectDelayMs } from './connections.js';
 
 interface Registration {
   readonly url: string;
@@ -34,7 +34,12 @@ export class QueueWake {
     this.blockMs = options.blockMs ?? 2_000;
     this.coalesceMs = options.coalesceMs ?? 50;
     this.create = (url) =>
-      new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: 2_000, lazyConnect: false });
+      new Redis(url, {
+        maxRetriesPerRequest: 0,
+        connectTimeout: 2_000,
+        lazyConnect: false,
+        retryStrategy: (times) => reconnectDelayMs(times),
+      });
   }
 
   /** Watches `streams` on `url` for the Trench `key` (replacing what it watched before). */

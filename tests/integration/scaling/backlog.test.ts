@@ -2,6 +2,7 @@ import { Queue as Queue5 } from 'bullmq5';
 import { Queue as Queue6, Worker as Worker6 } from 'bullmq6';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../../hack/lib/processes.js';
 import {
   backlogOf,
   countQueues,
@@ -222,6 +223,17 @@ describe('countQueues', () => {
       countQueues(dying, [{ prefix: 'bull', queue: 'q' }], Date.now()),
     ).rejects.toBeInstanceOf(Error);
     dying.disconnect();
+
+    // The operator's shared connections: a server nobody listens on fails the count with the
+    // reason, and nothing waits in an offline queue for a reconnect that may never come.
+    const connections = new RedisConnections();
+    const [closed] = (await freePorts(1)) as [number];
+    const nowhere = connections.acquire(`redis://:pw@127.0.0.1:${closed}`, 'ns/nowhere');
+    await expect(
+      countQueues(nowhere, [{ prefix: 'bull', queue: 'q' }], Date.now()),
+    ).rejects.toThrow(/Counting queue q failed: .*ECONNREFUSED/);
+    await expect(nowhere.llen('x')).rejects.toThrow(/enableOfflineQueue options is false/);
+    await connections.closeAll();
   });
 
   it('is a QueueCountError naming the queue when one command fails', async () => {

@@ -44,7 +44,7 @@ describe('queries', () => {
       ['canary-job-failure-rate', 0.05],
     ]);
     expect(renderQuery(checks[0]!.query, ctx)).toBe(
-      'sum(rate(http_requests_total{namespace="prod",trench="shop",track="canary",code=~"5.."}[2m])) / sum(rate(http_requests_total{namespace="prod",trench="shop",track="canary"}[2m]))',
+      '(sum(rate(http_requests_total{namespace="prod",trench="shop",track="canary",code=~"5.."}[2m])) or vector(0)) / sum(rate(http_requests_total{namespace="prod",trench="shop",track="canary"}[2m]))',
     );
     expect(defaultChecks({ errorRate: 0.05, p95LatencySeconds: 2 }, false)).toHaveLength(2);
     for (const c of checks) expect(unknownVariables(c.query)).toEqual([]);
