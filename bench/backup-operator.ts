@@ -145,15 +145,21 @@ await withCluster(stateDir, 1, async (state) => {
       });
       toCompleted.push(done - complete);
     }
+    // The last backup's event and the Trench's status.backup follow its Completed write by a
+    // few milliseconds: the idle minute starts once they are in.
+    await sleep(5_000);
     log(`${trials} trials done; an idle minute follows`);
     const idleFrom = Date.now();
     await sleep(60_000);
     const writes = await writesBy(state, 'trench-operator', idleFrom, Date.now());
+    const kinds = writes.map((w) => `${w.verb} ${w.objectRef?.resource ?? '?'}`);
     console.log(`TrenchBackup lifecycle overhead, ${trials} trials:`);
     console.log(`  created -> dump Job exists (operator):          ${summary(toJob)}`);
     console.log(`  pod reported -> Job Complete (Job controller):  ${summary(jobController)}`);
     console.log(`  Job Complete -> TrenchBackup Completed (operator): ${summary(toCompleted)}`);
-    console.log(`operator API writes in the idle minute after: ${writes.length}`);
+    console.log(
+      `operator API writes in the idle minute after: ${writes.length}${kinds.length ? ` (${kinds.join(', ')})` : ''}`,
+    );
   } finally {
     await operator.stop();
   }
