@@ -129,19 +129,9 @@ export async function reconcileBackup(
       claimName: `${trenchName}-backups`,
       source: dumpSource(trench),
     });
-    try {
-      await deps.client.create(manifest as unknown as KubeObject, { signal: ctx.signal });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      // The Job exists: made by an earlier pass. Either the cache has not shown that pass's
-      // status write yet (the Job's own event often comes first), and writing Running again
-      // would be a second write and a second Started event; or the write was lost, and this
-      // pass makes it. One read tells them apart, on this rare path only.
-      const fresh = await deps.client.get<TrenchBackupObject>(
-        { ...TRENCH_BACKUP, namespace: ns, name },
-        ctx.signal,
-      );
-      if (fresh?.status?.jobName) return undefined;
+    const ref = { ...TRENCH_BACKUP, namespace: ns, name };
+    if (!(await createJob(deps, manifest, ref, (b) => !!b?.status?.jobName, ctx.signal))) {
+      return undefined;
     }
   }
   const drill = trench
@@ -232,19 +222,34 @@ async function reconcileDrill(
       image: backup.spec.image ?? trench.spec.postgres?.image ?? DEFAULT_POSTGRES_IMAGE,
       claimName: `${backup.spec.trench}-backups`,
     });
-    try {
-      await deps.client.create(manifest as unknown as KubeObject, { signal: ctx.signal });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      // As for the dump Job: a cache behind our own write leaves the drill's status alone.
-      const fresh = await deps.client.get<TrenchBackupObject>(
-        { ...TRENCH_BACKUP, namespace: ns, name },
-        ctx.signal,
-      );
-      if (fresh?.status?.verification?.request === request) return undefined;
-    }
+    const ref = { ...TRENCH_BACKUP, namespace: ns, name };
+    const seen = (b?: TrenchBackupObject) => b?.status?.verification?.request === request;
+    if (!(await createJob(deps, manifest, ref, seen, ctx.signal))) return undefined;
   }
   return drill;
+}
+
+/**
+ * Creates one of a TrenchBackup's Jobs; true when this pass should write the status that goes
+ * with it. A Job that exists already was made by an earlier pass: either the cache has not
+ * shown that pass's status write yet (the Job's own event often comes first), and writing it
+ * again would be a second write and a second event; or the write was lost, and this pass
+ * makes it. One read of the backup (`written` tells) sets them apart, on this rare path only.
+ */
+async function createJob(
+  deps: BackupDeps,
+  manifest: Record<string, unknown>,
+  backup: { apiVersion: string; kind: string; namespace: string; name: string },
+  written: (fresh: TrenchBackupObject | undefined) => boolean,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    await deps.client.create(manifest as unknown as KubeObject, { signal });
+    return true;
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    return !written(await deps.client.get<TrenchBackupObject>(backup, signal));
+  }
 }
 
 /** A Job from the cache, else from the API server (it may be too new for the cache). */
