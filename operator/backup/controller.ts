@@ -360,8 +360,8 @@ async function removeFile(
 
 /**
  * The Trench's status.backup names its newest completed backup and its newest finished drill.
- * Checked on every pass from the
- * cache, not only when the backup completes, so a write lost to a crash is made by the next.
+ * Checked on every pass from the cache, not only when the backup or drill finishes, so a
+ * write lost to a crash is made by the next.
  */
 async function recordOnTrench(
   deps: BackupDeps,
