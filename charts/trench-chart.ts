@@ -13,6 +13,7 @@ import {
   type EnvVar,
   type Manifest,
   manifestsOf,
+  PropError,
   secretEnv,
 } from './constructs/common.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -34,15 +35,6 @@ export interface RenderOptions {
   readonly operator?: PeerSelector;
   /** Value of app.kubernetes.io/managed-by. @default 'trench-operator' */
   readonly managedBy?: string;
-  /**
-   * The rollout's state, from the Trench's status: during a canary the stable Deployment
-   * keeps the old image and a canary Deployment runs the new one. @default no rollout
-   */
-  readonly rollout?: {
-    readonly stableImage: string;
-    readonly stableReplicas: number;
-    readonly canary?: { readonly image: string; readonly replicas: number };
-  };
 }
 
 export interface TrenchChartProps extends RenderOptions {
@@ -104,9 +96,8 @@ export class TrenchChart extends Chart {
     const metricsPort = spec.api.metricsPort ?? spec.api.port;
     new Api(this, 'Api', {
       ...common,
-      image: props.rollout?.stableImage ?? spec.api.image,
-      replicas: props.rollout?.stableReplicas ?? spec.api.replicas,
-      canary: props.rollout?.canary,
+      image: spec.api.image,
+      replicas: spec.api.replicas,
       port: spec.api.port,
       metricsPort,
       healthPath: spec.api.healthPath,
@@ -221,6 +212,27 @@ export function renderTrench(trench: TrenchInput, options: RenderOptions = {}): 
   if (problems.length > 0) throw new InvalidTrenchError(where, problems);
   const spec = applyTrenchDefaults(trench.spec);
   const app = new App();
-  const chart = new TrenchChart(app, name, { ...options, name, namespace, spec, uid });
-  return chart.manifests();
+  try {
+    const chart = new TrenchChart(app, name, { ...options, name, namespace, spec, uid });
+    return chart.manifests();
+  } catch (error) {
+    // What the schema cannot say (a request above the default limit, say) the constructs
+    // refuse: it is the spec's fault all the same, and named by its field.
+    if (!(error instanceof PropError)) throw error;
+    const section = SPEC_SECTIONS[error.construct];
+    const path = section
+      ? `spec.${section}.${error.prop}`
+      : `spec (${error.construct} ${error.prop})`;
+    throw new InvalidTrenchError(where, [{ path, message: error.problem }]);
+  }
 }
+
+/** The spec section each construct's props come from. */
+const SPEC_SECTIONS: Readonly<Record<string, string>> = {
+  Api: 'api',
+  Worker: 'worker',
+  Redis: 'redis',
+  Postgres: 'postgres',
+  BackupStorage: 'backup.storage.pvc',
+  Monitoring: 'monitoring',
+};

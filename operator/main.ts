@@ -9,6 +9,8 @@
 //   TRENCH_NETWORK_POLICIES    "false" to render no NetworkPolicies
 //   TRENCH_PROMETHEUS_NAMESPACE where the Prometheus that scrapes Trenches runs
 //                              (default trench-monitoring); NetworkPolicies admit it
+//   TRENCH_PROMETHEUS_URL      Prometheus for canary analysis of Trenches whose spec names none
+//                              (default http://prometheus.<TRENCH_PROMETHEUS_NAMESPACE>.svc:9090)
 //   POD_NAMESPACE              the operator's namespace (default trench-system); NetworkPolicies
 //                              admit the operator from there to Redis
 //   TRENCH_LOG_LEVEL           debug, info (default), warn, error
@@ -49,6 +51,7 @@ export interface OperatorConfig {
   readonly prometheusOperator: boolean;
   readonly networkPolicies: boolean;
   readonly prometheusNamespace: string;
+  readonly prometheusUrl: string;
   readonly operatorNamespace: string;
   readonly logLevel: Level;
   readonly grafanaAdminSecret?: GrafanaAdminSecretRef;
@@ -81,6 +84,12 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     env.TRENCH_GRAFANA_ADMIN_SECRET ?? '',
     'TRENCH_GRAFANA_ADMIN_SECRET',
   );
+  const prometheusNamespace = env.TRENCH_PROMETHEUS_NAMESPACE || DEFAULT_PROMETHEUS_PEER.namespace;
+  const prometheusUrl = (v: string) => {
+    if (!/^https?:\/\/[^/\s]+/.test(v))
+      throw new Error(`TRENCH_PROMETHEUS_URL must be an http(s) URL, got ${JSON.stringify(v)}`);
+    return v;
+  };
   return {
     ...(env.TRENCH_WATCH_NAMESPACE ? { namespace: env.TRENCH_WATCH_NAMESPACE } : {}),
     ...(grafanaAdminSecret ? { grafanaAdminSecret } : {}),
@@ -90,7 +99,10 @@ export function readConfig(env: NodeJS.ProcessEnv): OperatorConfig {
     port: int('TRENCH_METRICS_PORT', 8080, 0),
     prometheusOperator: bool('TRENCH_PROMETHEUS_OPERATOR', false),
     networkPolicies: bool('TRENCH_NETWORK_POLICIES', true),
-    prometheusNamespace: env.TRENCH_PROMETHEUS_NAMESPACE || DEFAULT_PROMETHEUS_PEER.namespace,
+    prometheusNamespace,
+    prometheusUrl: prometheusUrl(
+      env.TRENCH_PROMETHEUS_URL || `http://prometheus.${prometheusNamespace}.svc:9090`,
+    ),
     operatorNamespace: env.POD_NAMESPACE || DEFAULT_OPERATOR_PEER.namespace,
     logLevel: level(env.TRENCH_LOG_LEVEL),
   };
@@ -110,6 +122,7 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
     informers,
     log,
     workers: config.workers,
+    prometheusUrl: config.prometheusUrl,
     render: {
       prometheusOperator: config.prometheusOperator,
       networkPolicies: config.networkPolicies,

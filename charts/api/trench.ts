@@ -300,8 +300,19 @@ export const RolloutSpecSchema = Type.Object(
     analysis: Type.Object(
       {
         prometheusUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
-        intervalSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
-        failureLimit: Type.Integer({ minimum: 0, maximum: 100, default: 1 }),
+        intervalSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description:
+            'Seconds between measurements, for the whole canary. Each is one query per metric; a failing release is caught at most this long after Prometheus shows it.',
+        }),
+        failureLimit: Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          default: 1,
+          description: 'Consecutive failed measurements that abort (0 counts as 1).',
+        }),
         metrics: Type.Optional(
           Type.Array(
             Type.Object(
@@ -532,6 +543,57 @@ const DataVolume = Type.Object({
   ),
 });
 
+/** One canary measurement, kept in a bounded history. */
+const Measurement = Type.Object({
+  time: Type.String({ format: 'date-time' }),
+  verdict: Type.String({ enum: ['pass', 'fail', 'inconclusive'] }),
+  detail: Type.String({ maxLength: 1024 }),
+  revision: Type.Optional(Type.String()),
+  values: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String(),
+        value: Type.Optional(Type.Number()),
+        verdict: Type.String(),
+      }),
+      { maxItems: 20 },
+    ),
+  ),
+});
+
+/**
+ * Everything the rollout needs to resume after a restart: the step, when it began, the
+ * failures counted, the newest measurement and manual request handled.
+ */
+export const RolloutStatusSchema = Type.Object({
+  phase: Type.Optional(
+    Type.String({ description: 'Stable, Progressing, Paused, Promoting or Aborted.' }),
+  ),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  stableRevision: Type.Optional(Type.String()),
+  canaryRevision: Type.Optional(Type.String()),
+  stepIndex: Type.Optional(Type.Integer({ description: 'The current step, from 0.' })),
+  step: Type.Optional(Type.String({ description: 'The current step of all, as 2/4.' })),
+  stepStartedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  weight: Type.Optional(Type.Integer({ description: "The current step's weight." })),
+  achievedWeight: Type.Optional(
+    Type.Number({ description: "The canary's share of API pods (replica ratio), in percent." }),
+  ),
+  canaryReplicas: Type.Optional(
+    Type.Object({ api: Type.Integer(), worker: Type.Optional(Type.Integer()) }),
+  ),
+  consecutiveFailures: Type.Optional(Type.Integer()),
+  lastMeasurement: Type.Optional(Type.String({ format: 'date-time' })),
+  inconclusive: Type.Optional(Type.String()),
+  pausedByUser: Type.Optional(Type.Boolean()),
+  lastRequest: Type.Optional(Type.String({ description: 'The newest manual request handled.' })),
+  lastRequestResult: Type.Optional(
+    Type.String({ description: 'What became of it: done, or why it was refused.' }),
+  ),
+  measurements: Type.Optional(Type.Array(Measurement, { maxItems: 10 })),
+});
+
 export const TrenchStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ format: 'int64' })),
   phase: Type.Optional(
@@ -592,16 +654,7 @@ export const TrenchStatusSchema = Type.Object({
       ),
     }),
   ),
-  rollout: Type.Optional(
-    Type.Object({
-      phase: Type.Optional(Type.String()),
-      stepIndex: Type.Optional(Type.Integer()),
-      weight: Type.Optional(Type.Integer()),
-      stableRevision: Type.Optional(Type.String()),
-      canaryRevision: Type.Optional(Type.String()),
-      message: Type.Optional(Type.String()),
-    }),
-  ),
+  rollout: Type.Optional(RolloutStatusSchema),
   volumes: Type.Optional(
     Type.Object(
       {
@@ -702,8 +755,13 @@ export const TRENCH_PRINTER_COLUMNS = [
   { name: 'API', type: 'string', jsonPath: '.status.api.summary', description: 'ready/desired' },
   { name: 'Workers', type: 'integer', jsonPath: '.status.worker.replicas' },
   { name: 'Backlog', type: 'integer', jsonPath: '.status.worker.backlog' },
-  { name: 'Step', type: 'integer', jsonPath: '.status.rollout.stepIndex' },
-  { name: 'Weight', type: 'integer', jsonPath: '.status.rollout.weight' },
+  { name: 'Step', type: 'string', jsonPath: '.status.rollout.step' },
+  {
+    name: 'Weight',
+    type: 'number',
+    jsonPath: '.status.rollout.achievedWeight',
+    description: "the canary's share of API pods, in percent",
+  },
   { name: 'Last Backup', type: 'date', jsonPath: '.status.backup.lastSuccessfulTime' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];

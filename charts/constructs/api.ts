@@ -1,5 +1,6 @@
-// The HTTP API: a Deployment (plus a canary Deployment during a rollout), a Service with named
-// http and metrics ports, and a PodDisruptionBudget.
+// The HTTP API: a Deployment (the stable track; the operator adds the canary's during a rollout,
+// operator/rollout/tracks.ts), a Service with named http and metrics ports over both tracks,
+// and a PodDisruptionBudget.
 import { ApiObject, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -74,11 +75,6 @@ export interface ApiProps extends TrenchComponentProps {
   readonly resources?: ResourceRequirements;
   /** Seconds between SIGTERM-free preStop sleep and shutdown, for endpoint removal. @default 5 */
   readonly preStopSleepSeconds?: number;
-  /**
-   * A canary Deployment `<trench>-api-canary` next to the stable one; the Service selects
-   * both, so traffic splits by ready pods. @default none
-   */
-  readonly canary?: { readonly image: string; readonly replicas: number };
 }
 
 export class Api extends Construct {
@@ -107,10 +103,6 @@ export class Api extends Construct {
     checkPath(c, 'metricsPath', props.metricsPath ?? '/metrics');
     const preStop = props.preStopSleepSeconds ?? 5;
     checkInt(c, 'preStopSleepSeconds', preStop, 0, 300);
-    if (props.canary) {
-      checkImage(c, 'canary.image', props.canary.image);
-      checkInt(c, 'canary.replicas', props.canary.replicas, 0, 1000);
-    }
     const resources = mergeResources(c, 'resources', DEFAULT_API_RESOURCES, props.resources);
     const managedBy = props.managedBy ?? DEFAULT_MANAGED_BY;
 
@@ -131,6 +123,12 @@ export class Api extends Construct {
         },
         select: false,
         replicas: n,
+        // Never below the replicas asked for, also while a release rolls (a canary's
+        // promotion included): a surge pod first, an old one removed once it is ready.
+        strategy: kplus.DeploymentStrategy.rollingUpdate({
+          maxSurge: kplus.PercentOrAbsolute.percent(25),
+          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        }),
         automountServiceAccountToken: false,
         securityContext: restrictedPod(API_USER),
         terminationGracePeriod: Duration.seconds(30 + preStop),
@@ -210,15 +208,6 @@ export class Api extends Construct {
     };
 
     deployment('Deployment', this.name, 'stable', props.image, replicas);
-    if (props.canary) {
-      deployment(
-        'Canary',
-        `${this.name}-canary`,
-        'canary',
-        props.canary.image,
-        props.canary.replicas,
-      );
-    }
 
     const service = new kplus.Service(this, 'Service', {
       metadata: { name: this.name, labels },

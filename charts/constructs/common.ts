@@ -69,6 +69,18 @@ export function componentLabels(
 // Validation
 
 /** Throws an error naming the construct, the prop and the bad value. */
+/** A construct's prop refused: renderTrench names the spec field it came from. */
+export class PropError extends Error {
+  constructor(
+    readonly construct: string,
+    readonly prop: string,
+    readonly problem: string,
+  ) {
+    super(`${construct}: prop ${prop} ${problem}`);
+    this.name = 'PropError';
+  }
+}
+
 export function check(
   ok: boolean,
   construct: string,
@@ -76,9 +88,7 @@ export function check(
   value: unknown,
   expected: string,
 ): void {
-  if (!ok) {
-    throw new Error(`${construct}: prop ${prop} ${expected} (got ${JSON.stringify(value)})`);
-  }
+  if (!ok) throw new PropError(construct, prop, `${expected} (got ${JSON.stringify(value)})`);
 }
 
 /** A DNS-1123 label, as namespace names are. */

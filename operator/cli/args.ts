@@ -10,8 +10,18 @@ export type Verb =
   | 'backups'
   | 'restore'
   | 'verify'
+  | RolloutVerb
   | 'version'
   | 'help';
+/** The manual rollout actions: requests the operator handles once each (rollout/request.ts). */
+export type RolloutVerb = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
+export const ROLLOUT_VERBS: readonly RolloutVerb[] = [
+  'promote',
+  'abort',
+  'retry',
+  'pause',
+  'resume',
+];
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
 export const VERBS: readonly Verb[] = [
@@ -21,6 +31,7 @@ export const VERBS: readonly Verb[] = [
   'backups',
   'restore',
   'verify',
+  ...ROLLOUT_VERBS,
   'version',
   'help',
 ];
@@ -44,6 +55,8 @@ export interface Options {
   readonly backup?: string;
   /** restore: restore a backup taken from another Trench. */
   readonly force?: boolean;
+  /** promote: every remaining step at once. */
+  readonly full?: boolean;
 }
 
 export type ParseResult =
@@ -69,6 +82,7 @@ const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   '--all-namespaces',
   '--wait',
   '--force',
+  '--full',
 ]);
 
 export function parseArgs(argv: readonly string[]): ParseResult {
@@ -78,6 +92,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   let help = false;
   let wait = false;
   let force = false;
+  let full = false;
   const fail = (error: string): ParseResult => ({ ok: false, error });
 
   for (let i = 0; i < argv.length; i++) {
@@ -96,6 +111,10 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     }
     if (arg === '--force') {
       force = true;
+      continue;
+    }
+    if (arg === '--full') {
+      full = true;
       continue;
     }
     if (arg === '-A' || arg === '--all-namespaces') {
@@ -162,7 +181,19 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     return fail(`--from applies to restore only, not ${verb}`);
   }
   if (force && verb !== 'restore') return fail(`--force applies to restore only, not ${verb}`);
+  if (full && verb !== 'promote') return fail(`--full applies to promote only, not ${verb}`);
   switch (verb) {
+    case 'promote':
+    case 'abort':
+    case 'retry':
+    case 'pause':
+    case 'resume': {
+      if (rest.length !== 1)
+        return fail(`${verb} needs one Trench NAME: kubectl trench ${verb} NAME`);
+      if (allNamespaces)
+        return fail(`${verb} is about one Trench: --all-namespaces does not apply`);
+      return { ok: true, options: { ...common, name: rest[0]!, ...(full ? { full } : {}) } };
+    }
     case 'restore': {
       if (rest.length !== 1) {
         return fail('restore needs one Trench NAME: kubectl trench restore NAME --from BACKUP');
@@ -245,6 +276,16 @@ Usage:
                                        completed) is restored into a throwaway PostgreSQL and
                                        every table read; --wait exits 0 when it passes, 1 when
                                        it fails
+  kubectl trench promote NAME [--full] the canary's next step now (a pause ends, a weight is
+                                       skipped); --full: every remaining step, then promotion
+  kubectl trench abort NAME            stop the canary: it gets no traffic, stable serves all;
+                                       it stays aborted until the spec changes or a retry
+  kubectl trench retry NAME            start an aborted canary again from its first step
+  kubectl trench pause NAME            hold the canary at its step (analysis goes on)
+  kubectl trench resume NAME           continue a canary held by pause
+                                       These five annotate the Trench (never its spec), wait up
+                                       to 30 s for the operator to answer and print it: 0 done,
+                                       1 refused (with why: no rollout running, say)
   kubectl trench version               the plugin's version
   kubectl trench help                  this text
 
@@ -257,13 +298,15 @@ Flags:
       --wait               backup, restore, verify: wait until it finished
       --from BACKUP        restore: the TrenchBackup to restore
       --force              restore: allow a backup taken from another Trench
+      --full               promote: every remaining step at once
   -h, --help               this text
 
 Exit codes (the same for every --output):
   0  success; for status, the Trench is Ready (phase Ready, status observed the current generation)
   1  status: the Trench exists but is not Ready (another phase, no status yet, or status behind);
      backup --wait, restore --wait, verify --wait: the backup, restore or drill failed;
-     restore, verify: refused before anything was written (the backup has not completed)
+     restore, verify: refused before anything was written (the backup has not completed);
+     promote, abort, retry, pause, resume: refused, or not answered within 30 s
   2  usage error: unknown command or flag, missing NAME, bad flag value, unknown context,
      unreadable kubeconfig
   3  not found: the Trench does not exist (or the API server has no Trench CRD); restore,

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import {
   ApiException,
+  AuthenticationV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
@@ -100,6 +101,49 @@ export async function getTrench(
       },
     );
   }
+}
+
+/** Sets annotations on a Trench with a merge patch: its spec is never touched. */
+export async function annotateTrench(
+  conn: Connection,
+  namespace: string,
+  name: string,
+  annotations: Readonly<Record<string, string>>,
+): Promise<LiveTrench> {
+  try {
+    return (await bounded(
+      conn,
+      conn.api.patchNamespacedCustomObject(
+        { ...TRENCHES, namespace, name, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    )) as LiveTrench;
+  } catch (error) {
+    throw toCliError(error, conn, `Trench ${JSON.stringify(name)}`, {
+      action: 'annotating',
+      notFound: `Trench ${JSON.stringify(name)} not found in namespace ${JSON.stringify(namespace)}`,
+    });
+  }
+}
+
+/**
+ * Who the API server takes us for (a SelfSubjectReview), for the record of who asked; the
+ * kubeconfig's user name when the server cannot say (older than 1.28, or the review forbidden).
+ */
+export async function whoAmI(conn: Connection): Promise<string> {
+  try {
+    const review = await bounded(
+      conn,
+      conn.kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      }),
+    );
+    const name = review.status?.userInfo?.username;
+    if (name) return name;
+  } catch {
+    // The fallback below says as much as we know.
+  }
+  return conn.kc.getCurrentUser()?.name ?? 'unknown';
 }
 
 /** Every Trench of one namespace, or of all of them when `namespace` is undefined. */

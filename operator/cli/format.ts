@@ -175,16 +175,31 @@ export function formatStatus(
 
   lines.push('Rollout:');
   const r = s.rollout;
+  const canaryPods = r?.canaryReplicas
+    ? `${r.canaryReplicas.api} API${r.canaryReplicas.worker !== undefined ? `, ${r.canaryReplicas.worker} worker` : ''}`
+    : undefined;
   const rolloutFields = r
     ? fields([
-        ['Phase', r.phase],
-        ['Step', r.stepIndex],
-        ['Weight', r.weight === undefined ? undefined : `${r.weight}%`],
+        ['Phase', r.reason && r.reason !== r.phase ? `${r.phase} (${r.reason})` : r.phase],
+        ['Step', r.step],
+        [
+          'Weight',
+          r.weight === undefined || r.phase === 'Stable'
+            ? undefined
+            : `${r.weight}% asked, ${r.achievedWeight ?? 0}% of API pods`,
+        ],
+        ['Canary pods', canaryPods],
         ['Stable revision', r.stableRevision],
         ['Canary revision', r.canaryRevision],
         ['Message', r.message],
+        ['Failures in a row', r.consecutiveFailures ? String(r.consecutiveFailures) : undefined],
+        ['Last request', r.lastRequestResult],
       ])
     : [];
+  // The newest measurements, newest last: what the analysis saw, check by check.
+  for (const m of (r?.measurements ?? []).slice(-5)) {
+    rolloutFields.push(`  Measured ${m.time}: ${m.verdict}: ${m.detail}`);
+  }
   lines.push(...(rolloutFields.length > 0 ? rolloutFields : [`  ${NONE}`]));
 
   lines.push('Backups:');

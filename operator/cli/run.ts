@@ -1,7 +1,9 @@
 // The `kubectl trench` command as a function of argv: parsing, the API reads and formatting
 // wired together (every decision lives in args.ts, format.ts and alerts.ts). main.ts runs it.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ANNOTATION_VERIFY } from '../backup/drill-job.js';
+import { ANNOTATION_ROLLOUT_REQUEST, formatRequest, requestId } from '../rollout/request.js';
 import {
   type AlertsResult,
   decodeAlerts,
@@ -10,7 +12,7 @@ import {
   redact,
   trenchAlerts,
 } from './alerts.js';
-import { parseArgs, USAGE } from './args.js';
+import { parseArgs, ROLLOUT_VERBS, type RolloutVerb, USAGE } from './args.js';
 import {
   drillProgressLine,
   drillTarget,
@@ -23,6 +25,7 @@ import {
 } from './backup.js';
 import {
   annotateBackup,
+  annotateTrench,
   CliError,
   type Connection,
   connect,
@@ -35,6 +38,7 @@ import {
   listBackups,
   listTrenches,
   messageOf,
+  whoAmI,
 } from './client.js';
 import {
   backupsOf,
@@ -49,6 +53,7 @@ import {
   toJson,
   toYaml,
 } from './format.js';
+import { requestOutcome, rolloutAction, rolloutRefusal } from './rollout.js';
 
 export interface Io {
   out(text: string): void;
@@ -63,6 +68,9 @@ function version(): string {
   };
   return pkg.version;
 }
+
+/** How long a rollout request waits for the operator's answer. */
+const REQUEST_ANSWER_MS = 30_000;
 
 export async function run(
   argv: readonly string[],
@@ -211,6 +219,44 @@ export async function run(
           return code;
         }
         await new Promise((res) => setTimeout(res, pollMs));
+      }
+    }
+    if ((ROLLOUT_VERBS as readonly string[]).includes(o.verb)) {
+      const verb = o.verb as RolloutVerb;
+      const trench = await getTrench(conn, namespace, o.name!);
+      const refusal = rolloutRefusal(trench, verb);
+      if (refusal) {
+        io.err(`${PREFIX}cannot ${verb}: ${refusal}\n`);
+        return EXIT.notReady;
+      }
+      const request = {
+        id: requestId(now(), randomBytes(3).toString('hex')),
+        action: rolloutAction(verb, o.full === true),
+        by: await whoAmI(conn),
+      };
+      await annotateTrench(conn, namespace, o.name!, {
+        [ANNOTATION_ROLLOUT_REQUEST]: formatRequest(request),
+      });
+      io.err(
+        `trench.playtrenches.xyz/${o.name} ${request.action} requested; waiting for the operator\n`,
+      );
+      const deadline = Date.now() + REQUEST_ANSWER_MS;
+      for (;;) {
+        const t = await getTrench(conn, namespace, o.name!);
+        const outcome = requestOutcome(t, request);
+        if (outcome) {
+          if (o.output !== 'text') io.out(render(o.output, t));
+          else if (outcome.code === EXIT.ok) io.out(`${outcome.line}\n`);
+          else io.err(`${PREFIX}${outcome.line}\n`);
+          return outcome.code;
+        }
+        if (Date.now() > deadline) {
+          io.err(
+            `${PREFIX}the operator did not answer ${request.action} within ${REQUEST_ANSWER_MS / 1000} s (is it running?); the request stays on the Trench and is handled when it does\n`,
+          );
+          return EXIT.notReady;
+        }
+        await new Promise((res) => setTimeout(res, Math.min(pollMs, 500)));
       }
     }
     if (o.verb === 'backups') {

@@ -68,7 +68,10 @@ export function defaultChecks(
   if (withWorkers) {
     checks.push({
       name: 'canary-job-failure-rate',
-      query: `${orZero(rate(WORKER_JOBS_FAILED))} / (${orZero(rate(WORKER_JOBS_COMPLETED))} + ${orZero(rate(WORKER_JOBS_FAILED))})`,
+      // No job finished at all reads 0, not NaN: a quiet queue says nothing against the
+      // release, and holding every release of a quiet worker as inconclusive would stop them
+      // all. The API's checks still need traffic to pass.
+      query: `${orZero(rate(WORKER_JOBS_FAILED))} / clamp_min(${orZero(rate(WORKER_JOBS_COMPLETED))} + ${orZero(rate(WORKER_JOBS_FAILED))}, 1e-9)`,
       max: alerts.errorRate,
     });
   }

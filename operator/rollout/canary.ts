@@ -329,11 +329,16 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
   while (index < input.steps.length) {
     const step = input.steps[index]!;
     if ('setWeight' in step) {
+      const deadline = () => startedAt + input.progressDeadlineSeconds * 1000;
       if (weight !== step.setWeight) {
         weight = step.setWeight;
         startedAt = now;
-        // Readiness seen so far was at the old weight: the next pass sees the new one.
-        if (manual === 0) break;
+        // Readiness seen so far was at the old weight: the next pass sees the new one. Pods
+        // that never come send no event, so come back at the deadline all the same.
+        if (manual === 0) {
+          requeueAfterMs = deadline() - now + 1000;
+          break;
+        }
       }
       if (manual > 0) {
         manual -= 1;
@@ -341,13 +346,14 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
         continue;
       }
       if (!input.canaryReady) {
-        if (now - startedAt > input.progressDeadlineSeconds * 1000) {
+        if (now > deadline()) {
           s = { ...s, stepIndex: index, weight };
           return abort(
             'ProgressDeadlineExceeded',
             `Canary ${desired} was not ready within ${input.progressDeadlineSeconds} s at weight ${weight}; stable ${stable} serves everything`,
           );
         }
+        requeueAfterMs = deadline() - now + 1000;
         break;
       }
       advance(`weight ${weight}`);

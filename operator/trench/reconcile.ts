@@ -6,10 +6,12 @@
 // no request. Events are sent without waiting: they are best effort (the recorder logs a
 // failure), and a round trip per event would lengthen every pass that has one.
 import type { Trench } from '../../charts/api/trench.js';
-import { LABEL_COMPONENT } from '../../charts/constructs/common.js';
+import { LABEL_COMPONENT, LABEL_TRACK } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
 import { restoreHolding, type TrenchRestoreObject } from '../backup/restore.js';
+import { rolloutStep } from '../rollout/step.js';
+import { releaseDeployments } from '../rollout/tracks.js';
 import { applyIfNeeded, kindOf, prune } from '../runtime/apply.js';
 import { ApiError, isConflict, type KubeClient } from '../runtime/client.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.js';
@@ -43,6 +45,8 @@ export interface TrenchDeps {
   readonly restores?: Informer<TrenchRestoreObject>;
   readonly now?: () => number;
   readonly password?: () => string;
+  /** Prometheus for canary analysis when spec.rollout.analysis.prometheusUrl is unset. */
+  readonly prometheusUrl?: string;
 }
 
 export const kindKey = (o: { apiVersion?: string; kind?: string }) => `${o.apiVersion}/${o.kind}`;
@@ -121,9 +125,9 @@ const render: Step = {
 };
 
 /**
- * While a restore holds the Trench, its API Deployments are rendered at 0 replicas, so this
- * controller itself stops them and never scales them back mid-restore; the restore controller
- * does the workers (restore.ts). When the restore moves on to Resuming, the next pass renders
+ * While a restore holds the Trench, its API Deployments (both tracks) and canary workers are
+ * rendered at 0 replicas, so this controller itself stops them and never scales them back
+ * mid-restore; the restore controller does the stable workers (restore.ts). When the restore moves on to Resuming, the next pass renders
  * the spec's replicas again.
  */
 const holdForRestore: Step = {
@@ -139,7 +143,9 @@ const holdForRestore: Step = {
     if (!holder) return undefined;
     pass.heldBy = holder.metadata?.name ?? '';
     for (const m of pass.desired) {
-      if (m.kind === 'Deployment' && componentOf(m) === 'api') {
+      const canaryWorker =
+        componentOf(m) === 'worker' && m.metadata?.labels?.[LABEL_TRACK] === 'canary';
+      if (m.kind === 'Deployment' && (componentOf(m) === 'api' || canaryWorker)) {
         (m as KubeObject & { spec: { replicas?: number } }).spec.replicas = 0;
       }
     }
@@ -287,7 +293,7 @@ const pruneChildren: Step = {
 const boundWorkers: Step = {
   name: 'worker bounds',
   run: async (deps, pass) => {
-    const worker = pass.desired.find((m) => m.kind === 'Deployment' && componentOf(m) === 'worker');
+    const worker = releaseDeployments(pass.desired).worker;
     const scaling = pass.trench.spec.worker?.scaling;
     if (!worker || !scaling || pass.applyError || pass.heldBy !== undefined) return undefined;
     const current = live(deps, refOf(worker)) as Workload | undefined;
@@ -449,6 +455,7 @@ const writeTrenchStatus: Step = {
 
 export const STEPS: readonly Step[] = [
   render,
+  rolloutStep,
   holdForRestore,
   ensureCredentials,
   applyChildren,

@@ -23,6 +23,8 @@ export interface TrenchControllerOptions {
   readonly render?: RenderOptions;
   /** Concurrent reconciles. */
   readonly workers?: number;
+  /** Prometheus for canary analysis when a Trench's spec names none. */
+  readonly prometheusUrl?: string;
 }
 
 export interface TrenchController {
@@ -59,6 +61,7 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
     ...(o.render ? { render: o.render } : {}),
+    ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
   };
   const toOwner = byControllerOwner(TRENCH);
   const watches: WatchSpec[] = [...owned.entries()].map(([key, informer]) => ({

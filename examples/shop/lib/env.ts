@@ -107,6 +107,8 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   readonly prefix: string;
   readonly migrateOnStart: boolean;
+  /** Share of jobs failed on purpose: a bad worker release, for canary analysis to catch. */
+  readonly faultJobFailureRate: number;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -154,5 +156,6 @@ export function workerConfig(env: Env): WorkerConfig {
     redisUrl: url(env, 'REDIS_URL', REDIS_PROTOCOLS),
     prefix: raw(env, 'BULLMQ_PREFIX') ?? 'bull',
     migrateOnStart: bool(env, 'SHOP_MIGRATE_ON_START', true),
+    faultJobFailureRate: fraction(env, 'FAULT_JOB_FAILURE_RATE'),
   };
 }

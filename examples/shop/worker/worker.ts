@@ -16,6 +16,10 @@ export interface WorkerDeps {
   readonly redis: Redis;
   readonly pool: pg.Pool;
   readonly metrics: WorkerMetrics;
+  /** Share of jobs failed on purpose (FAULT_JOB_FAILURE_RATE). @default 0 */
+  readonly faultJobFailureRate?: number;
+  /** @default Math.random */
+  readonly random?: () => number;
 }
 
 export interface ShopWorkers {
@@ -30,6 +34,10 @@ export function startWorkers(deps: WorkerDeps): ShopWorkers {
       deps.metrics.active.inc({ queue });
       const end = deps.metrics.duration.startTimer({ queue });
       try {
+        const fault = deps.faultJobFailureRate ?? 0;
+        if (fault > 0 && (deps.random ?? Math.random)() < fault) {
+          throw new Error('Injected fault (FAULT_JOB_FAILURE_RATE)');
+        }
         return await withJobTimeout(deps.jobTimeoutSeconds, (signal) =>
           runJob(
             {

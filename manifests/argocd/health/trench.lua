@@ -64,21 +64,39 @@ if phase == "Failed" or phase == "Degraded" then
   return hs
 end
 
--- A canary waiting for `kubectl trench promote` is healthy traffic-wise but will not finish on
--- its own; Suspended is how Argo CD shows a paused Argo Rollout, so Trenches look the same.
+-- An aborted canary: stable serves everything, but the release the spec asks for is not
+-- running and will not until the spec changes or `kubectl trench retry`. Argo CD shows an
+-- aborted Argo Rollout as Degraded; so is this.
+local rolloutPhase = get(rollout, "phase")
+if rolloutPhase == "Aborted" then
+  hs.status = "Degraded"
+  hs.message = "Rollout aborted"
+  local reason = get(rollout, "reason")
+  if reason ~= nil and reason ~= "" then
+    hs.message = hs.message .. " (" .. tostring(reason) .. ")"
+  end
+  local why = get(rollout, "message")
+  if why ~= nil and why ~= "" then
+    hs.message = hs.message .. ": " .. tostring(why)
+  end
+  return hs
+end
+
+-- A canary waiting for `kubectl trench promote` (or held by an inconclusive analysis, or by
+-- `kubectl trench pause`) is healthy traffic-wise but will not finish on its own; Suspended is
+-- how Argo CD shows a paused Argo Rollout, so Trenches look the same.
 -- spec.backup.suspend is not checked: it stops backups, not the Trench.
-if get(rollout, "phase") == "Paused" then
+if rolloutPhase == "Paused" then
   hs.status = "Suspended"
   hs.message = "Rollout paused"
-  local step = get(rollout, "stepIndex")
-  local weight = get(rollout, "weight")
+  local step = get(rollout, "step")
+  local weight = get(rollout, "achievedWeight")
   if step ~= nil then
     hs.message = hs.message .. " at step " .. tostring(step)
   end
   if weight ~= nil then
-    hs.message = hs.message .. " (canary weight " .. tostring(weight) .. ")"
+    hs.message = hs.message .. " (canary " .. tostring(weight) .. "% of API pods)"
   end
-  hs.message = hs.message .. ", waiting for promote"
   local why = get(rollout, "message")
   if why ~= nil and why ~= "" then
     hs.message = hs.message .. ": " .. tostring(why)

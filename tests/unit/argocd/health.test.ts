@@ -284,16 +284,36 @@ describe('Trench health', () => {
       'a rollout paused for promote',
       trench(4, {
         ...healthy,
-        rollout: { phase: 'Paused', stepIndex: 2, weight: 20, message: 'Waiting for promote' },
+        rollout: {
+          phase: 'Paused',
+          stepIndex: 2,
+          step: '3/4',
+          weight: 20,
+          achievedWeight: 25,
+          message: 'Step 3 of 4: waiting for promote',
+        },
       }),
       'Suspended',
-      'Rollout paused at step 2 (canary weight 20), waiting for promote: Waiting for promote',
+      'Rollout paused at step 3/4 (canary 25% of API pods): Step 3 of 4: waiting for promote',
     ],
     [
       'a paused rollout with nothing else in it',
       trench(4, { ...healthy, rollout: { phase: 'Paused' } }),
       'Suspended',
-      'Rollout paused, waiting for promote',
+      'Rollout paused',
+    ],
+    [
+      'an aborted rollout on a Trench still Ready (stable serves everything)',
+      trench(4, {
+        ...healthy,
+        rollout: {
+          phase: 'Aborted',
+          reason: 'AnalysisFailed',
+          message: 'Canary abc failed analysis 1 time(s) in a row',
+        },
+      }),
+      'Degraded',
+      'Rollout aborted (AnalysisFailed): Canary abc failed analysis 1 time(s) in a row',
     ],
     [
       'a paused rollout on a Degraded Trench',

@@ -37,18 +37,11 @@ describe('constructs', () => {
     expect(container.ports).toContainEqual(expect.objectContaining({ containerPort: 9464 }));
   });
 
-  it('Api with a canary', () => {
-    const objects = synth(
-      (s) =>
-        new Api(s, 'api', {
-          trench: 'web',
-          image: 'api:1',
-          canary: { image: 'api:2', replicas: 1 },
-        }),
-    );
-    const canary = objects.find((o) => o.metadata.name === 'web-api-canary');
-    expect(canary?.spec.template.spec.containers[0].image).toBe('api:2');
-    expect(canary?.spec.selector.matchLabels['playtrenches.xyz/track']).toBe('canary');
+  it('Api rolls without ever going below its replicas', () => {
+    const objects = synth((s) => new Api(s, 'api', { trench: 'web', image: 'api:1' }));
+    const d = objects.find((o) => o.kind === 'Deployment')!;
+    expect(d.spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: 0 });
+    expect(d.spec.selector.matchLabels['playtrenches.xyz/track']).toBe('stable');
     const svc = objects.find((o) => o.kind === 'Service');
     expect(svc?.spec.selector).not.toHaveProperty('playtrenches.xyz/track');
   });

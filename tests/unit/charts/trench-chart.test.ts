@@ -8,19 +8,28 @@ const renders = (): [string, Manifest[]][] => [
   ['minimal', renderTrench(minimal())],
   ['full', renderTrench(full())],
   ['full with the Prometheus Operator', renderTrench(full(), { prometheusOperator: true })],
-  [
-    'minimal during a canary',
-    renderTrench(minimal(), {
-      rollout: {
-        stableImage: 'ghcr.io/playtrenches/shop-api:1.4.1',
-        stableReplicas: 1,
-        canary: { image: 'ghcr.io/playtrenches/shop-api:1.4.2', replicas: 1 },
-      },
-    }),
-  ],
 ];
 
 describe('renderTrench', () => {
+  it('names the spec field a construct refuses, as the schema does', () => {
+    const t = minimal();
+    const spec = t.spec as { api: Record<string, unknown> };
+    const bad = { ...spec, api: { ...spec.api, resources: { requests: { cpu: '64' } } } };
+    let error: unknown;
+    try {
+      renderTrench({ ...t, spec: bad });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidTrenchError);
+    expect((error as InvalidTrenchError).problems).toEqual([
+      {
+        path: 'spec.api.resources.requests.cpu',
+        message: 'must not exceed limits.cpu "1" (got "64")',
+      },
+    ]);
+  });
+
   it('renders the minimal sample', () => {
     const objects = renderTrench(minimal());
     expect(objects).toMatchSnapshot();

@@ -116,8 +116,32 @@ describe('parseArgs', () => {
 
   it('refuses an unknown verb, naming it and the known ones', () => {
     expect(error(['get', 'shop'])).toBe(
-      'unknown command "get": expected one of status, list, backup, backups, restore, verify, version, help',
+      'unknown command "get": expected one of status, list, backup, backups, restore, verify, promote, abort, retry, pause, resume, version, help',
     );
+  });
+
+  it('parses the rollout actions, --full for promote only', () => {
+    expect(parseArgs(['promote', 'shop', '--full', '-n', 'prod'])).toEqual({
+      ok: true,
+      options: {
+        verb: 'promote',
+        name: 'shop',
+        full: true,
+        namespace: 'prod',
+        allNamespaces: false,
+        output: 'text',
+      },
+    });
+    expect(parseArgs(['abort', 'shop'])).toMatchObject({ ok: true, options: { verb: 'abort' } });
+    expect(error(['abort', 'shop', '--full'])).toBe('--full applies to promote only, not abort');
+    expect(error(['retry'])).toBe('retry needs one Trench NAME: kubectl trench retry NAME');
+    expect(error(['pause', 'a', 'b'])).toBe(
+      'pause needs one Trench NAME: kubectl trench pause NAME',
+    );
+    expect(error(['resume', 'shop', '-A'])).toBe(
+      'resume is about one Trench: --all-namespaces does not apply',
+    );
+    expect(error(['promote', 'shop', '--wait'])).toContain('--wait applies to');
   });
 
   it('parses backup NAME --wait and backups NAME, and refuses what does not apply', () => {

@@ -241,6 +241,7 @@ describe('readConfig', () => {
       prometheusOperator: false,
       networkPolicies: true,
       prometheusNamespace: 'trench-monitoring',
+      prometheusUrl: 'http://prometheus.trench-monitoring.svc:9090',
       operatorNamespace: 'trench-system',
       logLevel: 'info',
     });
@@ -252,7 +253,12 @@ describe('readConfig', () => {
       leaseNamespace: 'ops',
       operatorNamespace: 'ops',
       prometheusNamespace: 'observability',
+      // Canary analysis asks the same Prometheus, unless told another.
+      prometheusUrl: 'http://prometheus.observability.svc:9090',
     });
+    expect(readConfig({ TRENCH_PROMETHEUS_URL: 'https://prom.example:443' }).prometheusUrl).toBe(
+      'https://prom.example:443',
+    );
   });
   it('names the variable and the bad value', () => {
     expect(() => readConfig({ TRENCH_WORKERS: 'many' })).toThrow(
@@ -260,6 +266,9 @@ describe('readConfig', () => {
     );
     expect(() => readConfig({ TRENCH_LOG_LEVEL: 'loud' })).toThrow(
       'TRENCH_LOG_LEVEL must be debug, info, warn or error, got "loud"',
+    );
+    expect(() => readConfig({ TRENCH_PROMETHEUS_URL: 'prometheus:9090' })).toThrow(
+      'TRENCH_PROMETHEUS_URL must be an http(s) URL, got "prometheus:9090"',
     );
     expect(() => readConfig({ TRENCH_LEADER_ELECTION: 'yes' })).toThrow(
       'TRENCH_LEADER_ELECTION must be "true" or "false", got "yes"',
