@@ -8,7 +8,7 @@ CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
         lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
-        bench-leader bench-restart bench-scaling bench-backup bench-backup-operator install-plugin
+        bench-leader bench-restart bench-scaling bench-backup bench-backup-operator bench-rollout install-plugin
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ bench-backup: deps ## Backup, drill and restore of a few hundred MB with the Job
 
 bench-backup-operator: deps cluster-build ## The operator's own time in a backup's life (created to Job, Job done to Completed), idle writes
 	$(TSX) bench/backup-operator.ts $(ARGS)
+
+bench-rollout: deps cluster-build ## Canary abort latency from a failing measurement, promotion per step, 100 Trenches releasing at once
+	$(TSX) bench/rollout.ts $(ARGS)
 
 # kubectl runs any executable named kubectl-<verb> on PATH: the link points into this checkout,
 # so the plugin always runs the code (and node_modules) checked out here.

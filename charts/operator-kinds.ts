@@ -157,6 +157,13 @@ export function operatorClusterRules(prometheusOperator: boolean): PolicyRule[] 
     rules.push({ apiGroups: [groupOf(k.apiVersion)], resources: [k.plural], verbs: verbs[k.role] });
   }
   rules.push(...BACKUP_RULES);
+  // Gateway API canaries: the weights of the user's HTTPRoute (operator/rollout/route.ts), read
+  // and patched, never created or deleted.
+  rules.push({
+    apiGroups: ['gateway.networking.k8s.io'],
+    resources: ['httproutes'],
+    verbs: ['get', 'patch'],
+  });
   rules.push({ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] });
   return rules;
 }

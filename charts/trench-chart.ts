@@ -98,6 +98,7 @@ export class TrenchChart extends Chart {
       ...common,
       image: spec.api.image,
       replicas: spec.api.replicas,
+      trackServices: spec.rollout.trafficRouting?.gatewayAPI !== undefined,
       port: spec.api.port,
       metricsPort,
       healthPath: spec.api.healthPath,

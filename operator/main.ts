@@ -32,6 +32,7 @@ import { restoreController } from './backup/restore.js';
 import { backupScheduler } from './backup/scheduler.js';
 import { ensureGrafanaAdminSecretUntilDone } from './monitoring/grafana-admin.js';
 import { registerThresholdMetrics } from './monitoring/thresholds.js';
+import { registerRolloutMetrics } from './rollout/metrics.js';
 import { SharedInformers } from './runtime/cache.js';
 import { KubeClient } from './runtime/client.js';
 import { createLogger, type Level } from './runtime/log.js';
@@ -137,6 +138,7 @@ export async function runOperator(config: OperatorConfig, kc: KubeConfig) {
   const restore = restoreController({ client, informers, log });
   const trenches = informers.informer<Trench & KubeObject>(TRENCH);
   registerThresholdMetrics(metrics.registry, () => trenches.list());
+  registerRolloutMetrics(metrics.registry, () => trenches.list());
   const identity = `${process.env.POD_NAME ?? hostname()}-${randomBytes(4).toString('hex')}`;
   const manager = new Manager({
     client,

@@ -334,6 +334,24 @@ export const RolloutSpecSchema = Type.Object(
       },
       { default: {} },
     ),
+    trafficRouting: Type.Optional(
+      Type.Object(
+        {
+          gatewayAPI: Type.Object({
+            httpRoute: Type.String({
+              pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+              maxLength: 253,
+              description:
+                "An HTTPRoute in the Trench namespace whose rules send to the Services <trench>-api-stable and <trench>-api-canary; the operator sets only those backendRefs' weights.",
+            }),
+          }),
+        },
+        {
+          description:
+            'Exact canary weights through the Gateway API. Without it, traffic follows ready pods (replica ratio).',
+        },
+      ),
+    ),
     progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 86400, default: 600 }),
     migration: Type.Optional(
       Type.Object(
@@ -592,6 +610,29 @@ export const RolloutStatusSchema = Type.Object({
     Type.String({ description: 'What became of it: done, or why it was refused.' }),
   ),
   measurements: Type.Optional(Type.Array(Measurement, { maxItems: 10 })),
+  route: Type.Optional(
+    Type.Object(
+      {
+        name: Type.String(),
+        stableWeight: Type.Integer(),
+        canaryWeight: Type.Integer(),
+        error: Type.Optional(Type.String()),
+      },
+      { description: 'The HTTPRoute weights last set (Gateway API traffic routing).' },
+    ),
+  ),
+  migration: Type.Optional(
+    Type.Object(
+      {
+        revision: Type.String(),
+        phase: Type.String({ enum: ['BackingUp', 'Migrating', 'Succeeded', 'Failed'] }),
+        backup: Type.Optional(Type.String({ description: 'The pre-migration TrenchBackup.' })),
+        job: Type.Optional(Type.String({ description: 'The migration Job.' })),
+        message: Type.String(),
+      },
+      { description: "The newest release's migration (spec.rollout.migration)." },
+    ),
+  ),
 });
 
 export const TrenchStatusSchema = Type.Object({

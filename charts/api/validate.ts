@@ -1,10 +1,12 @@
 // Offline checks of a Trench: the schema (types, bounds, patterns, required fields, unknown
 // fields) and the same cross-field rules the API server runs as CEL. Used by `make render`,
 // by synth for values.yaml, and by the operator before it renders a spec.
+
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { maxIntervalSeconds } from '../lib/cron.js';
 import { isObject } from '../lib/json.js';
+import { TEMPLATE_VARIABLES, unknownVariables } from '../lib/metrics.js';
 import { RULES, type Rule } from './kit.js';
 import { isTrenchName, TRENCH_NAME_RULE, type TrenchSpec, TrenchSpecSchema } from './trench.js';
 
@@ -32,7 +34,23 @@ export function validateTrenchSpec(spec: unknown): Problem[] {
   }
   walk(TrenchSpecSchema, defaulted, 'spec', problems);
   if (problems.length === 0) problems.push(...scheduleProblems(defaulted.backup.schedule));
+  if (problems.length === 0) problems.push(...queryProblems(defaulted.rollout.analysis.metrics));
   return problems;
+}
+
+/** Analysis queries naming a template variable that does not exist. */
+function queryProblems(metrics: readonly { name: string; query: string }[] | undefined): Problem[] {
+  return (metrics ?? []).flatMap((m, i) => {
+    const unknown = unknownVariables(m.query);
+    return unknown.length === 0
+      ? []
+      : [
+          {
+            path: `spec.rollout.analysis.metrics[${i}].query`,
+            message: `names unknown template variable(s) ${unknown.map((v) => `{{${v}}}`).join(', ')} (metric ${JSON.stringify(m.name)}); use ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`,
+          },
+        ];
+  });
 }
 
 /**

@@ -73,6 +73,11 @@ export interface ApiProps extends TrenchComponentProps {
   readonly connectionEnv?: readonly EnvVar[];
   /** Merged key by key over DEFAULT_API_RESOURCES. @default DEFAULT_API_RESOURCES */
   readonly resources?: ResourceRequirements;
+  /**
+   * Also a Service per track, `<trench>-api-stable` and `<trench>-api-canary`, for an HTTPRoute
+   * to weigh (Gateway API traffic routing). @default false
+   */
+  readonly trackServices?: boolean;
   /** Seconds between SIGTERM-free preStop sleep and shutdown, for endpoint removal. @default 5 */
   readonly preStopSleepSeconds?: number;
 }
@@ -218,6 +223,16 @@ export class Api extends Construct {
       ],
     });
     setServiceSelector(service, this.podSelector);
+    if (props.trackServices) {
+      for (const track of ['stable', 'canary'] as const) {
+        const trackService = new kplus.Service(this, `Service-${track}`, {
+          metadata: { name: `${this.name}-${track}`, labels },
+          type: kplus.ServiceType.CLUSTER_IP,
+          ports: [{ name: 'http', port: API_SERVICE_PORT, targetPort: port }],
+        });
+        setServiceSelector(trackService, { ...this.podSelector, [LABEL_TRACK]: track });
+      }
+    }
 
     new ApiObject(this, 'Pdb', {
       apiVersion: 'policy/v1',

@@ -27,6 +27,16 @@ export const BACKUP_DRILL_FAILURES = 'trench_backup_drill_failures_in_a_row';
  * Gauge exported by the operator: Unix time a monitored Trench was created. TrenchBackupTooOld
  * reads it for a Trench that never had a successful backup.
  */
+/** One series per rollout phase of each Trench, 1 for the phase it is in (operator/rollout). */
+export const ROLLOUT_PHASE = 'trench_rollout_phase';
+/** The current canary step, from 0, and the canary's share of API pods in percent. */
+export const ROLLOUT_STEP = 'trench_rollout_step';
+export const ROLLOUT_WEIGHT = 'trench_rollout_weight';
+/** Consecutive failed measurements of the canary, and each check's newest value. */
+export const ROLLOUT_FAILURES = 'trench_rollout_analysis_failures_in_a_row';
+export const ROLLOUT_ANALYSIS_VALUE = 'trench_rollout_analysis_value';
+/** 1 for the verdict of the newest measurement (pass, fail or inconclusive). */
+export const ROLLOUT_VERDICT = 'trench_rollout_analysis_verdict';
 export const TRENCH_CREATED = 'trench_created_timestamp_seconds';
 /** Gauge exported by the operator: one threshold of a monitored Trench, labels alert, severity. */
 export const ALERT_THRESHOLD = 'trench_alert_threshold';
@@ -41,3 +51,13 @@ export const OPERATOR_JOB = 'trench-operator';
  * `trench` themselves and are scraped with honor_labels.
  */
 export const TRENCH_LABEL = 'trench';
+
+/** The template variables of a canary analysis query (spec.rollout.analysis.metrics[].query). */
+export const TEMPLATE_VARIABLES = ['namespace', 'trench', 'track', 'revision'] as const;
+export const TEMPLATE_VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** Template variables a query names that do not exist. */
+export function unknownVariables(query: string): string[] {
+  const known: readonly string[] = TEMPLATE_VARIABLES;
+  return [...query.matchAll(TEMPLATE_VARIABLE)].map((m) => m[1]!).filter((v) => !known.includes(v));
+}

@@ -193,6 +193,12 @@ export function formatStatus(
         ['Canary revision', r.canaryRevision],
         ['Message', r.message],
         ['Failures in a row', r.consecutiveFailures ? String(r.consecutiveFailures) : undefined],
+        [
+          'Migration',
+          r.migration && r.phase !== 'Stable'
+            ? `${r.migration.phase}: ${r.migration.message}`
+            : undefined,
+        ],
         ['Last request', r.lastRequestResult],
       ])
     : [];

@@ -10,6 +10,9 @@
 import {
   HTTP_DURATION_BUCKET,
   HTTP_REQUESTS,
+  TEMPLATE_VARIABLE,
+  TEMPLATE_VARIABLES,
+  unknownVariables,
   WORKER_JOBS_COMPLETED,
   WORKER_JOBS_FAILED,
 } from '../../charts/lib/metrics.js';
@@ -32,8 +35,9 @@ export interface QueryContext {
   readonly revision: string;
 }
 
-export const TEMPLATE_VARIABLES = ['namespace', 'trench', 'track', 'revision'] as const;
-const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+export { TEMPLATE_VARIABLES, unknownVariables };
+
+const VARIABLE = TEMPLATE_VARIABLE;
 
 /** The labels that pick one Trench's canary track in a selector. */
 const CANARY = 'namespace="{{namespace}}",trench="{{trench}}",track="{{track}}"';
@@ -76,12 +80,6 @@ export function defaultChecks(
     });
   }
   return checks;
-}
-
-/** Template variables a query names that do not exist, for the spec's validation. */
-export function unknownVariables(query: string): string[] {
-  const known: readonly string[] = TEMPLATE_VARIABLES;
-  return [...query.matchAll(VARIABLE)].map((m) => m[1]!).filter((v) => !known.includes(v));
 }
 
 /** The query with its variables filled in, each escaped for a PromQL string. */

@@ -11,6 +11,7 @@
 // - A revision other than the canary's, mid-canary or after an abort: the old canary is
 //   discarded and steps and analysis restart on the newest revision.
 // - Aborted stays aborted (no canary pods, weight 0) until the spec changes or a retry.
+// - With a migration, nothing of the canary runs until it is done; a failed one aborts.
 // - An abort request, `failureLimit` consecutive failed measurements or a step that has waited
 //   longer than progressDeadlineSeconds for its canary to be ready abort, in this pass.
 // - An inconclusive measurement (no data, Prometheus unreachable, a query error) holds the
@@ -60,6 +61,14 @@ export interface Measurement {
   readonly detail?: string;
 }
 
+/** Where the release's migration stands (migration.ts); none without spec.rollout.migration. */
+export interface MigrationGate {
+  readonly state: 'running' | 'done' | 'failed';
+  /** failed: MigrationFailed or MigrationBackupFailed. */
+  readonly reason?: string;
+  readonly message: string;
+}
+
 export interface CanaryInput {
   readonly steps: readonly RolloutStep[];
   /** The revision the spec renders (revision.ts). */
@@ -74,6 +83,8 @@ export interface CanaryInput {
   readonly failureLimit: number;
   readonly progressDeadlineSeconds: number;
   readonly request?: { readonly id: string; readonly action: RolloutAction; readonly by?: string };
+  /** The new revision's migration, which runs before its first step. */
+  readonly migration?: MigrationGate;
   readonly now: number;
 }
 
@@ -135,8 +146,8 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
     }
     return stableState(`Revision ${stable} is stable`);
   }
-  // No steps: today's rolling update.
-  if (input.steps.length === 0) {
+  // No steps: today's rolling update (after the migration, when there is one).
+  if (input.steps.length === 0 && input.migration === undefined) {
     events.push({
       type: 'Normal',
       reason: 'Promoted',
@@ -257,6 +268,36 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
       'AbortedByUser',
       `Canary ${desired} aborted by request${by}; stable ${stable} serves everything`,
     );
+  }
+  // The migration comes before the first step: no canary pods until it is done.
+  const gate = input.migration;
+  if (gate && gate.state !== 'done') {
+    if (gate.state === 'failed') {
+      return abort(
+        gate.reason ?? 'MigrationFailed',
+        `${gate.message}; stable ${stable} serves everything`,
+      );
+    }
+    if (request) {
+      refuse(
+        `the migration of ${desired} runs first: ${request.action} waits for it (abort stops the rollout)`,
+      );
+    }
+    return {
+      state: {
+        ...s,
+        phase: 'Progressing',
+        stepIndex: 0,
+        weight: 0,
+        stepStartedAt: iso(now),
+        reason: 'Migrating',
+        message: gate.message,
+      },
+      weight: 0,
+      stable,
+      events,
+      ...(refusal ? { refusal } : {}),
+    };
   }
   // The measurement, counted once.
   const m = input.measurement;

@@ -5,21 +5,38 @@
 // one stopped. An abort takes effect in the apply of the same pass: the canary Deployments go
 // to 0 pods, API and worker together.
 import type { Trench } from '../../charts/api/trench.js';
-import { LABEL_REVISION } from '../../charts/constructs/common.js';
-import type { Step, TrenchDeps } from '../trench/reconcile.js';
+import { LABEL_INSTANCE, LABEL_REVISION } from '../../charts/constructs/common.js';
+import { isConflict } from '../runtime/client.js';
+import type { KubeObject } from '../runtime/types.js';
+import type { Pass, Step, TrenchDeps } from '../trench/reconcile.js';
 import { notReadyReason, type Problem, type Workload } from '../trench/status.js';
 import { defaultChecks, type MetricCheck } from './analysis.js';
 import {
   type CanaryDecision,
   decideCanary,
   type Measurement,
+  type MigrationGate,
   type RolloutState,
   type RolloutStep,
 } from './canary.js';
+import {
+  type JobView,
+  migrationJob,
+  migrationJobName,
+  migrationStep,
+  preMigrationBackupName,
+} from './migration.js';
 import { measure } from './query.js';
 import { ANNOTATION_ROLLOUT_REQUEST, parseRequest, type RolloutRequest } from './request.js';
+import { type HttpRoute, routedReplicas, routeWeights } from './route.js';
 import { splitReplicas } from './split.js';
-import { CANARY_SUFFIX, planTracks, revisionOf } from './tracks.js';
+import {
+  CANARY_SUFFIX,
+  type CanarySplit,
+  planTracks,
+  releaseDeployments,
+  revisionOf,
+} from './tracks.js';
 
 type RolloutStatus = NonNullable<NonNullable<Trench['status']>['rollout']>;
 type MeasurementRecord = NonNullable<RolloutStatus['measurements']>[number];
@@ -74,10 +91,88 @@ function stateOf(status: RolloutStatus | undefined): RolloutState | undefined {
     achievedWeight: _a,
     canaryReplicas: _c,
     lastRequestResult: _l,
+    migration: _g,
     ...rest
   } = status;
   return rest as RolloutState;
 }
+
+/** Creates `obj` unless it exists (a cache behind our own create): names are deterministic. */
+async function createOnce(deps: TrenchDeps, pass: Pass, obj: KubeObject): Promise<void> {
+  try {
+    await deps.client.create(obj, { signal: pass.signal });
+    deps.log.info(`Created ${obj.kind}`, {
+      name: obj.metadata?.name,
+      namespace: obj.metadata?.namespace,
+      trench: pass.key,
+    });
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+}
+
+/** status.rollout as the API server has it now, or the cache's if the read fails. */
+async function freshRollout(deps: TrenchDeps, pass: Pass): Promise<RolloutStatus | undefined> {
+  const { name, namespace } = pass.trench.metadata;
+  const fresh = (await deps.client.get(
+    { apiVersion: 'playtrenches.xyz/v1alpha1', kind: 'Trench', namespace, name },
+    pass.signal,
+  )) as Trench | undefined;
+  return fresh ? fresh.status?.rollout : pass.trench.status?.rollout;
+}
+
+type RouteRecord = NonNullable<RolloutStatus['route']>;
+
+/**
+ * Sets the route's track weights; returns what was set, or the last weights with the reason
+ * nothing could be (the route missing, or not sending to both track Services).
+ */
+async function setRouteWeights(
+  deps: TrenchDeps,
+  pass: Pass,
+  name: string,
+  canaryWeight: number,
+  recorded: RouteRecord | undefined,
+): Promise<RouteRecord> {
+  const namespace = pass.trench.metadata.namespace;
+  const ref = { ...HTTP_ROUTE, namespace, name };
+  const failed = (error: string): RouteRecord => ({
+    name,
+    stableWeight: recorded?.stableWeight ?? 100,
+    canaryWeight: recorded?.canaryWeight ?? 0,
+    error,
+  });
+  let live: HttpRoute | undefined;
+  try {
+    live = (await deps.client.get(ref, pass.signal)) as HttpRoute | undefined;
+  } catch (error) {
+    return failed(`HTTPRoute ${name} could not be read: ${(error as Error).message}`);
+  }
+  if (!live) return failed(`HTTPRoute ${name} not found in namespace ${namespace}`);
+  const plan = routeWeights(live, pass.trench.metadata.name, canaryWeight);
+  if (!plan.ok) return failed(plan.error);
+  if (plan.ops.length > 0) {
+    try {
+      await deps.client.jsonPatch(ref, plan.ops, {
+        signal: pass.signal,
+        fieldManager: ROUTE_FIELD_MANAGER,
+      });
+    } catch (error) {
+      return failed(`HTTPRoute ${name} weights not set: ${(error as Error).message}`);
+    }
+    deps.log.info('Set HTTPRoute weights', {
+      trench: pass.key,
+      route: name,
+      stable: 100 - canaryWeight,
+      canary: canaryWeight,
+    });
+  }
+  return { name, stableWeight: 100 - canaryWeight, canaryWeight };
+}
+
+const HTTP_ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' } as const;
+/** The field manager of the weights the operator sets on a user's HTTPRoute. */
+export const ROUTE_FIELD_MANAGER = 'trench-rollout';
 
 const live = (deps: TrenchDeps, namespace: string, name: string) =>
   deps.owned.get('apps/v1/Deployment')?.get(name, namespace) as Workload | undefined;
@@ -98,7 +193,18 @@ export const rolloutStep: Step = {
     const desiredRevision = revisionOf(pass.desired);
     if (!desiredRevision) return undefined;
     const spec = trench.spec;
-    const previous = trench.status?.rollout;
+    const raw = trench.metadata.annotations?.[ANNOTATION_ROLLOUT_REQUEST];
+    const parsed = raw !== undefined ? parseRequest(raw) : undefined;
+    // The cache may not hold this operator's own last status write yet (a child's event can
+    // start the next pass first): deciding again from the older state would send its events
+    // again, or take a promote twice. While a rollout is under way, or a request is waiting,
+    // its state is read from the API server; a stable Trench decides nothing new from it.
+    const cached = trench.status?.rollout;
+    const busy =
+      cached?.phase !== 'Stable' ||
+      cached.stableRevision !== desiredRevision ||
+      (parsed !== undefined && (parsed.ok ? parsed.request.id : parsed.id) !== cached.lastRequest);
+    const previous = busy ? await freshRollout(deps, pass) : cached;
     const state = stateOf(previous);
     const steps = stepsOf(spec.rollout);
     const analysis = spec.rollout?.analysis;
@@ -111,29 +217,103 @@ export const rolloutStep: Step = {
     const hasWorker = pass.desired.some((m) => m.metadata?.name === `${name}-worker`);
     const stableWorkers = stableWorker?.spec?.replicas ?? spec.worker?.scaling?.minReplicas ?? 1;
 
-    // The canary as it runs: at the weight status asked for, on the revision, every pod ready.
+    // Gateway API routing: the HTTPRoute sets the share, the canary's pods are the weight's
+    // part of stable's; without it, the pods are the share (replica ratio).
+    const httpRoute = spec.rollout?.trafficRouting?.gatewayAPI?.httpRoute;
+    const recordedRoute =
+      httpRoute && previous?.route?.name === httpRoute ? previous.route : undefined;
+    const split: CanarySplit = httpRoute
+      ? (stable, weight) => ({ canary: routedReplicas(stable, weight), achievedWeight: weight })
+      : splitReplicas;
+
+    // The canary as it runs: at the weight status asked for, on the revision, every pod ready,
+    // and with a route, the route sending it that weight.
     const weightNow = state?.weight ?? 0;
     const canaryReady =
       state?.canaryRevision !== undefined &&
-      runs(
-        canaryApi,
-        state.canaryRevision,
-        splitReplicas(spec.api?.replicas ?? 0, weightNow).canary,
-      ) &&
+      runs(canaryApi, state.canaryRevision, split(spec.api?.replicas ?? 0, weightNow).canary) &&
       (!hasWorker ||
-        runs(canaryWorker, state.canaryRevision, splitReplicas(stableWorkers, weightNow).canary));
+        runs(canaryWorker, state.canaryRevision, split(stableWorkers, weightNow).canary)) &&
+      (!httpRoute || (recordedRoute?.canaryWeight === weightNow && !recordedRoute.error));
     const stableAtCanary =
       state?.canaryRevision !== undefined &&
       runs(stableApi, state.canaryRevision) &&
       (!hasWorker || runs(stableWorker, state.canaryRevision));
 
     // A manual request, read once (status.rollout.lastRequest says which were handled).
-    const raw = trench.metadata.annotations?.[ANNOTATION_ROLLOUT_REQUEST];
-    const parsed = raw !== undefined ? parseRequest(raw) : undefined;
     let request: RolloutRequest | undefined;
     let invalidRequest: string | undefined;
     if (parsed?.ok) request = parsed.request;
     else if (parsed && parsed.id !== state?.lastRequest) invalidRequest = parsed.error;
+
+    // The release's migration, before its first step.
+    const migrationSpec = spec.rollout?.migration;
+    let migration: MigrationGate | undefined;
+    let migrationRecord = previous?.migration;
+    const stableNow = state?.stableRevision ?? desiredRevision;
+    if (migrationSpec && desiredRevision !== stableNow) {
+      const record = previous?.migration;
+      const retrying = request?.action === 'retry' && request.id !== state?.lastRequest;
+      const held =
+        state?.phase === 'Aborted' && state.canaryRevision === desiredRevision && !retrying;
+      if (record?.revision === desiredRevision && record.phase === 'Succeeded') {
+        migration = { state: 'done', message: record.message };
+      } else if (held) {
+        // Aborted stays aborted; this only keeps it from being taken for a plain update.
+        migration = { state: 'failed', message: record?.message ?? 'aborted' };
+      } else {
+        const step = migrationStep({
+          trench: name,
+          revision: desiredRevision,
+          backupFirst: migrationSpec.backupFirst ?? true,
+          backup: deps.backups?.get(preMigrationBackupName(name, desiredRevision), namespace),
+          job: deps.jobs?.get(migrationJobName(name, desiredRevision), namespace) as
+            | JobView
+            | undefined,
+        });
+        const api = releaseDeployments(pass.desired).api;
+        if (step.create === 'backup') {
+          await createOnce(deps, pass, {
+            apiVersion: 'playtrenches.xyz/v1alpha1',
+            kind: 'TrenchBackup',
+            metadata: {
+              name: step.record.backup!,
+              namespace,
+              labels: { [LABEL_INSTANCE]: name, [LABEL_REVISION]: desiredRevision },
+            },
+            spec: { trench: name, reason: 'pre-migration' },
+          } as KubeObject);
+        } else if (step.create === 'job' && api) {
+          await createOnce(
+            deps,
+            pass,
+            migrationJob({
+              trench: name,
+              namespace,
+              revision: desiredRevision,
+              api,
+              command: migrationSpec.command,
+            }),
+          );
+        }
+        if (step.record.phase !== record?.phase || step.record.revision !== record?.revision) {
+          const failed = step.record.phase === 'Failed';
+          deps.log[failed ? 'warn' : 'info'](`Migration ${step.record.phase}`, {
+            trench: pass.key,
+            revision: desiredRevision,
+            message: step.record.message,
+          });
+          const reason = `Migration${step.record.phase}`;
+          if (failed) {
+            void deps.events.warning(trench, reason, 'Migrate', step.record.message, pass.signal);
+          } else {
+            void deps.events.normal(trench, reason, 'Migrate', step.record.message, pass.signal);
+          }
+        }
+        migration = step.gate;
+        migrationRecord = step.record;
+      }
+    }
 
     // A measurement, when one is due: only of the revision the spec asks for, with traffic on
     // the canary (a canary without pods has nothing to measure).
@@ -188,6 +368,7 @@ export const rolloutStep: Step = {
       failureLimit: analysis?.failureLimit ?? 1,
       progressDeadlineSeconds: spec.rollout?.progressDeadlineSeconds ?? 600,
       ...(request ? { request } : {}),
+      ...(migration ? { migration } : {}),
       now,
     });
 
@@ -203,8 +384,30 @@ export const rolloutStep: Step = {
       },
       stableWorkers,
       keepCanary: decision.state.phase === 'Aborted',
+      split,
     });
     pass.desired = plan.desired;
+
+    // The route's weights, before the apply: an abort takes traffic off the canary before its
+    // pods go, and a step's weight reaches the route only once its pods are ready to take it.
+    let route = recordedRoute;
+    const problems: Problem[] = [];
+    if (httpRoute) {
+      const podsReady =
+        decision.canary !== undefined && runs(canaryApi, decision.canary, plan.canaryReplicas.api);
+      const want =
+        decision.canary === undefined
+          ? 0
+          : podsReady
+            ? decision.weight
+            : Math.min(recordedRoute?.canaryWeight ?? 0, decision.weight);
+      if (!recordedRoute || recordedRoute.error || recordedRoute.canaryWeight !== want) {
+        route = await setRouteWeights(deps, pass, httpRoute, want, recordedRoute);
+      }
+      if (route?.error) {
+        problems.push({ severity: 'warning', reason: 'HTTPRouteNotUsable', message: route.error });
+      }
+    }
 
     for (const e of decision.events) {
       const note = e.note;
@@ -256,20 +459,21 @@ export const rolloutStep: Step = {
       ...(canaryPhase && s.stepIndex !== undefined
         ? { step: `${Math.min(s.stepIndex + 1, steps.length)}/${steps.length}` }
         : {}),
-      ...(canaryPhase ? { achievedWeight: plan.achievedWeight } : {}),
+      ...(canaryPhase
+        ? { achievedWeight: httpRoute ? (route?.canaryWeight ?? 0) : plan.achievedWeight }
+        : {}),
       ...(canaryPhase ? { canaryReplicas: plan.canaryReplicas } : {}),
       ...(measurements ? { measurements } : {}),
+      ...(migrationRecord ? { migration: migrationRecord } : {}),
+      ...(route ? { route } : {}),
     };
-    const problems: Problem[] =
-      s.phase === 'Aborted'
-        ? [
-            {
-              severity: 'warning',
-              reason: s.reason ?? 'RolloutAborted',
-              message: s.message ?? 'The rollout was aborted',
-            },
-          ]
-        : [];
+    if (s.phase === 'Aborted') {
+      problems.unshift({
+        severity: 'warning',
+        reason: s.reason ?? 'RolloutAborted',
+        message: s.message ?? 'The rollout was aborted',
+      });
+    }
     pass.parts.push({ fields: { rollout }, problems });
 
     // Back for the pause's end, and for the next measurement while the canary has traffic.

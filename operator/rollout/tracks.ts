@@ -75,7 +75,15 @@ export interface TrackInput {
   readonly stableWorkers?: number;
   /** Keep the canary Deployments, at 0 pods (an aborted canary, ready for a retry). */
   readonly keepCanary: boolean;
+  /** Canary pods for a weight: the replica ratio by default (split.ts). */
+  readonly split?: CanarySplit;
 }
+
+/** How many canary pods a weight takes, and the share of traffic that gives. */
+export type CanarySplit = (
+  stable: number,
+  weight: number,
+) => { readonly canary: number; readonly achievedWeight: number };
 
 export interface TrackPlan {
   /** The render with the stable templates set and the canary Deployments added. */
@@ -107,8 +115,9 @@ export function planTracks(input: TrackInput): TrackPlan {
   const stableApi = api ? stableOf(api, input.live.api) : undefined;
   const stableWorker = worker ? stableOf(worker, input.live.worker) : undefined;
 
-  const apiSplit = splitReplicas(api?.spec.replicas ?? 0, input.canary ? input.weight : 0);
-  const workerSplit = splitReplicas(input.stableWorkers ?? 0, input.canary ? input.weight : 0);
+  const split = input.split ?? splitReplicas;
+  const apiSplit = split(api?.spec.replicas ?? 0, input.canary ? input.weight : 0);
+  const workerSplit = split(input.stableWorkers ?? 0, input.canary ? input.weight : 0);
   const canaries: KubeObject[] = [];
   const revision = input.canary ?? input.desiredRevision;
   if (input.canary !== undefined || input.keepCanary) {

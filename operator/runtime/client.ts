@@ -337,6 +337,23 @@ export class KubeClient {
     });
   }
 
+  /**
+   * JSON patch (RFC 6902): with `test` operations, a change to exactly the fields named, and
+   * refused (422) when the object is not as the test ops say.
+   */
+  async jsonPatch<T extends KubeObject>(
+    ref: ObjectRef,
+    ops: readonly { op: string; path: string; value?: unknown }[],
+    options: { signal?: AbortSignal; fieldManager?: string } = {},
+  ): Promise<T> {
+    return this.request<T>('PATCH', await this.path(ref), {
+      body: ops,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
   /** Deletes; a missing object counts as deleted (returns false). */
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<boolean> {
     const body: Record<string, unknown> = {

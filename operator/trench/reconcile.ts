@@ -9,6 +9,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import { LABEL_COMPONENT, LABEL_TRACK } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import { InvalidTrenchError, type RenderOptions, renderTrench } from '../../charts/trench-chart.js';
+import type { TrenchBackupObject } from '../backup/controller.js';
 import { restoreHolding, type TrenchRestoreObject } from '../backup/restore.js';
 import { rolloutStep } from '../rollout/step.js';
 import { releaseDeployments } from '../rollout/tracks.js';
@@ -47,6 +48,9 @@ export interface TrenchDeps {
   readonly password?: () => string;
   /** Prometheus for canary analysis when spec.rollout.analysis.prometheusUrl is unset. */
   readonly prometheusUrl?: string;
+  /** TrenchBackups and Jobs: a release's pre-migration backup and migration Job. */
+  readonly backups?: Informer<TrenchBackupObject>;
+  readonly jobs?: Informer<KubeObject>;
 }
 
 export const kindKey = (o: { apiVersion?: string; kind?: string }) => `${o.apiVersion}/${o.kind}`;

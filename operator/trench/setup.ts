@@ -5,6 +5,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE } from '../../charts/constructs/common.js';
 import { operatorKinds } from '../../charts/operator-kinds.js';
 import type { RenderOptions } from '../../charts/trench-chart.js';
+import { JOB, TRENCH_BACKUP, type TrenchBackupObject } from '../backup/controller.js';
 import { TRENCH_RESTORE, type TrenchRestoreObject } from '../backup/restore.js';
 import type { SharedInformers } from '../runtime/cache.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -53,11 +54,16 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     owned.set(kindKey(k), o.informers.informer(k, { labelSelector: OWNED_SELECTOR }));
   }
   const restores = o.informers.informer<TrenchRestoreObject>(TRENCH_RESTORE);
+  // The backup controller's informers: the same watches, shared.
+  const backups = o.informers.informer<TrenchBackupObject>(TRENCH_BACKUP);
+  const jobs = o.informers.informer(JOB, { labelSelector: OWNED_SELECTOR });
   const deps: TrenchDeps = {
     client: o.client,
     trenches,
     owned,
     restores,
+    backups,
+    jobs,
     events: new EventRecorder({ client: o.client, log: o.log }),
     log: o.log,
     ...(o.render ? { render: o.render } : {}),
@@ -80,6 +86,17 @@ export function trenchController(o: TrenchControllerOptions): TrenchController {
     keys: (obj) => {
       const trench = (obj as TrenchRestoreObject).spec?.trench;
       return trench && obj.metadata?.namespace ? [`${obj.metadata.namespace}/${trench}`] : [];
+    },
+  });
+  // A release's migration Job (the Trench's child) and its pre-migration backup.
+  watches.push({ informer: jobs, keys: toOwner });
+  watches.push({
+    informer: backups as unknown as Informer<KubeObject>,
+    keys: (obj) => {
+      const b = obj as TrenchBackupObject;
+      return b.spec?.reason === 'pre-migration' && b.spec.trench && obj.metadata?.namespace
+        ? [`${obj.metadata.namespace}/${b.spec.trench}`]
+        : [];
     },
   });
   return {

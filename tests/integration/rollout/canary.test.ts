@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchStatus } from '../../../charts/api/trench.js';
 import { freePorts } from '../../../hack/lib/processes.js';
 import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import { installGatewayApiCrds } from '../support/gateway.js';
 import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
 import { plugin } from '../support/plugin.js';
 import {
@@ -43,6 +44,7 @@ const CANARIES: Record<string, { api: keyof typeof builds; worker: keyof typeof 
   bad: { api: 'badApi', worker: 'goodWorker' },
   jobs: { api: 'goodApi', worker: 'badWorker' },
   restart: { api: 'goodApi', worker: 'goodWorker' },
+  routed: { api: 'goodApi', worker: 'goodWorker' },
 };
 
 const targets = (trench: string, api: string, worker: string): ScrapeTarget[] => {
@@ -133,6 +135,7 @@ const stableOn = (name: string) =>
 
 beforeAll(async () => {
   await installCrdsAndRbac();
+  await installGatewayApiCrds();
   [redis, postgres] = await Promise.all([startRedis(), startPostgres({ database: 'shop' })]);
   const ports = (await freePorts(6)) as number[];
   const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
@@ -352,6 +355,13 @@ describe('canary releases', () => {
     expect((await events('bad')).some((e) => e.type === 'Warning' && e.reason === 'Aborted')).toBe(
       true,
     );
+    const metrics = await operator!.metrics();
+    expect(metrics).toContain(
+      `trench_rollout_phase{namespace="${ns.name}",trench="bad",phase="Aborted"} 1`,
+    );
+    expect(metrics).toContain(
+      `trench_rollout_analysis_verdict{namespace="${ns.name}",trench="bad",verdict="fail"} 1`,
+    );
 
     // Aborted stays aborted: promote is refused, retry starts the steps again.
     const promote = await plugin(ns.name, 'promote', 'bad');
@@ -438,6 +448,109 @@ describe('canary releases', () => {
     );
     expect(aborted.reason).toBe('AbortedByUser');
     expect((await deployment('restart-api-canary'))?.spec.replicas).toBe(0);
+  });
+
+  it('sets exactly the step weights on a Gateway API HTTPRoute, and nothing else of it', async () => {
+    interface Route {
+      metadata: { managedFields?: { manager: string }[] };
+      spec: {
+        parentRefs: unknown[];
+        hostnames: string[];
+        rules: { backendRefs: { name: string; port: number; weight?: number }[] }[];
+      };
+    }
+    const weights = async () =>
+      (await getJson<Route>('httproute', 'shop')).spec.rules[0]!.backendRefs.map(
+        (b) => `${b.name}=${b.weight}`,
+      );
+    await mustKubectl(
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'shop', namespace: ns.name },
+        spec: {
+          parentRefs: [{ name: 'public' }],
+          hostnames: ['shop.example'],
+          rules: [
+            {
+              backendRefs: [
+                { name: 'routed-api-stable', port: 80, weight: 1 },
+                { name: 'routed-api-canary', port: 80 },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    await trench('routed', {
+      steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: {} }],
+      trafficRouting: { gatewayAPI: { httpRoute: 'shop' } },
+    });
+    await stableOn('routed');
+    const at = (stable: number, canary: number) =>
+      waitFor(
+        async () => {
+          const w = await weights();
+          return w.join() === `routed-api-stable=${stable},routed-api-canary=${canary}`
+            ? w
+            : undefined;
+        },
+        { what: `HTTPRoute shop at ${stable}/${canary}` },
+      );
+    await at(100, 0);
+    await release('routed', '2');
+    // Step 1: exactly 20 on the route, once the canary's one pod (20 % of 2, rounded up) is ready.
+    const step1 = await rolloutWhen(
+      'routed',
+      'waiting at 20',
+      (r) => r.reason === 'WaitingForPromote',
+    );
+    expect(step1.achievedWeight).toBe(20);
+    expect(step1.route).toEqual({ name: 'shop', stableWeight: 80, canaryWeight: 20 });
+    await at(80, 20);
+    expect((await deployment('routed-api-canary'))?.spec.replicas).toBe(1);
+    expect((await plugin(ns.name, 'promote', 'routed')).code).toBe(0);
+    await rolloutWhen(
+      'routed',
+      'waiting at 60',
+      (r) => r.reason === 'WaitingForPromote' && r.weight === 60,
+    );
+    await at(40, 60);
+    expect((await deployment('routed-api-canary'))?.spec.replicas).toBe(2);
+    // The rest of the route is the user's, untouched; the weights are under the operator's manager.
+    const route = JSON.parse(
+      await mustKubectl([
+        'get',
+        'httproute',
+        'shop',
+        '-n',
+        ns.name,
+        '-o',
+        'json',
+        '--show-managed-fields',
+      ]),
+    ) as Route;
+    expect(route.spec.hostnames).toEqual(['shop.example']);
+    expect(route.spec.parentRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public' },
+    ]);
+    expect(route.spec.rules[0]!.backendRefs.map((b) => b.port)).toEqual([80, 80]);
+    expect(route.metadata.managedFields?.map((f) => f.manager)).toContain('trench-rollout');
+    expect((await plugin(ns.name, 'promote', 'routed')).code).toBe(0);
+    await rolloutWhen(
+      'routed',
+      'promoted',
+      (r) => r.phase === 'Stable' && r.stableRevision === step1.canaryRevision,
+    );
+    await at(100, 0);
+    // An abort takes the route back to stable in the same pass as the canary's pods.
+    await release('routed', '3');
+    await rolloutWhen('routed', 'waiting at 20 again', (r) => r.reason === 'WaitingForPromote');
+    await at(80, 20);
+    expect((await plugin(ns.name, 'abort', 'routed')).code).toBe(0);
+    await at(100, 0);
+    expect((await deployment('routed-api-canary'))?.spec.replicas).toBe(0);
   });
 
   it('aborted the canary that never got ready at its progress deadline', async () => {

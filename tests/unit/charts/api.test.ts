@@ -209,6 +209,15 @@ describe('validateTrenchSpec', () => {
 
   const bad: [string, (s: LooseSpec) => void, string, string][] = [
     ['missing api image', (s) => delete s.api.image, 'spec.api.image', 'is required'],
+    [
+      'an analysis query with an unknown template variable',
+      (s) =>
+        (s.rollout = {
+          analysis: { metrics: [{ name: 'errors', query: 'up{job="{{ service }}"}', max: 1 }] },
+        }),
+      'spec.rollout.analysis.metrics[0].query',
+      'names unknown template variable(s) {{service}} (metric "errors"); use {{namespace}}, {{trench}}, {{track}}, {{revision}}',
+    ],
     ['negative replicas', (s) => (s.api.replicas = -1), 'spec.api.replicas', '(got -1)'],
     ['port out of range', (s) => (s.api.port = 70000), 'spec.api.port', '(got 70000)'],
     [

@@ -72,10 +72,16 @@ describe.each([false, true])('with prometheusOperator %s', (prometheusOperator) 
     expect([...maximalKinds(prometheusOperator)].sort()).toEqual(current.sort());
   });
 
-  it('the Trench controller watches exactly the listed kinds, and TrenchRestores', () => {
-    // A restore in Quiescing or Restoring holds the API at 0 replicas (operator/backup/restore.ts).
+  it('the Trench controller watches exactly the listed kinds, TrenchRestores, and a release migration', () => {
+    // A restore in Quiescing or Restoring holds the API at 0 replicas (operator/backup/restore.ts);
+    // a release's migration waits for its TrenchBackup and Job (operator/rollout/migration.ts).
     expect([...controllerKinds(prometheusOperator)].sort()).toEqual(
-      [...listed, 'playtrenches.xyz/v1alpha1/TrenchRestore'].sort(),
+      [
+        ...listed,
+        'playtrenches.xyz/v1alpha1/TrenchRestore',
+        'playtrenches.xyz/v1alpha1/TrenchBackup',
+        'batch/v1/Job',
+      ].sort(),
     );
   });
 
@@ -117,7 +123,10 @@ describe.each([false, true])('with prometheusOperator %s', (prometheusOperator) 
       'playtrenches.xyz/trenchrestores/finalizers',
       'batch/jobs',
       '/pods',
+      // The weights of a user's HTTPRoute, read and patched only.
+      'gateway.networking.k8s.io/httproutes',
     ]);
+    expect(granted.get('gateway.networking.k8s.io/httproutes')).toEqual(new Set(['get', 'patch']));
     expect([...granted.keys()].filter((g) => !uses.has(g))).toEqual([]);
     expect(granted.get('playtrenches.xyz/trenches')).toEqual(new Set(['get', 'list', 'watch']));
   });
