@@ -99,7 +99,8 @@ const prometheus = await startPrometheus([
 const ERROR_RATE = `(sum(rate(http_requests_total{namespace="${NS}",trench="%T",track="canary",code=~"5.."}[2m])) or vector(0)) / sum(rate(http_requests_total{namespace="${NS}",trench="%T",track="canary"}[2m]))`;
 
 try {
-  await withCluster(stateDir, nodesFor(many), async (state) => {
+  // About 10 pods a Trench mid-canary (stable, canary, Redis, Postgres) at 250 pods a kwok node.
+  await withCluster(stateDir, many * 3, async (state) => {
     const client = clientFor(state, 'trench-bench-rollout');
     await client
       .create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } })
@@ -114,7 +115,7 @@ try {
       ...ref(name),
       metadata: { name, namespace: NS },
       spec: {
-        api: { image: 'shop-api:1', replicas: 3 },
+        api: { image: 'shop-api:1', replicas: 2 },
         worker: { image: 'shop-worker:1', queues: ['orders'] },
         backup: { suspend: true },
         rollout,
@@ -184,6 +185,11 @@ try {
         log(`trial ${i + 1}: ${Math.round(cut - failing)} ms`);
       }
 
+      console.log('Canary rollouts (kwok cluster, real Prometheus, operator under tsx):');
+      console.log(
+        `  failing measurement in Prometheus -> canary at 0 (interval 1 s): ${summary(abortMs)}`,
+      );
+
       // 2. Promotion per step, no pauses.
       const steps = [25, 50, 75, 100].map((w) => ({ setWeight: w }));
       await client.create(trench('steps', { steps, analysis: analysis(1) }));
@@ -214,6 +220,11 @@ try {
           await sleep(POLL_MS);
         }
       }
+
+      console.log(`  one setWeight step to the next (no pauses): ${summary(stepMs)}`);
+      console.log(
+        `  last step -> Stable (stable rolled to the new revision, canary removed): ${Math.round(promoteMs)} ms`,
+      );
 
       // 3. Many Trenches releasing at once.
       await pool(many, 16, (i) =>
@@ -249,14 +260,6 @@ try {
         byResource.set(k, (byResource.get(k) ?? 0) + 1);
       }
 
-      console.log(`Canary rollouts (kwok cluster, real Prometheus, operator under tsx):`);
-      console.log(
-        `  failing measurement in Prometheus -> canary at 0 (interval 1 s): ${summary(abortMs)}`,
-      );
-      console.log(`  one setWeight step to the next (no pauses): ${summary(stepMs)}`);
-      console.log(
-        `  last step -> Stable (stable rolled to the new revision, canary removed): ${Math.round(promoteMs)} ms`,
-      );
       console.log(
         `  ${many} Trenches releasing at once (2 steps, 10 s pause, analysis every 5 s):`,
       );

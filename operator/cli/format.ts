@@ -186,7 +186,9 @@ export function formatStatus(
           'Weight',
           r.weight === undefined || r.phase === 'Stable'
             ? undefined
-            : `${r.weight}% asked, ${r.achievedWeight ?? 0}% of API pods`,
+            : r.route
+              ? `${r.weight}% asked, ${r.route.canaryWeight}% on HTTPRoute ${r.route.name}`
+              : `${r.weight}% asked, ${r.achievedWeight ?? 0}% of API pods`,
         ],
         ['Canary pods', canaryPods],
         ['Stable revision', r.stableRevision],
@@ -200,6 +202,7 @@ export function formatStatus(
             : undefined,
         ],
         ['Last request', r.lastRequestResult],
+        ['Route problem', r.route?.error],
       ])
     : [];
   // The newest measurements, newest last: what the analysis saw, check by check.

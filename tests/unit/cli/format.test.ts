@@ -297,6 +297,32 @@ describe('formatStatus', () => {
     );
   });
 
+  it('shows the weight an HTTPRoute carries, and why a route cannot be used', () => {
+    const out = formatStatus(
+      {
+        ...ready,
+        status: {
+          ...ready.status,
+          rollout: {
+            phase: 'Progressing',
+            weight: 20,
+            route: {
+              name: 'shop',
+              stableWeight: 100,
+              canaryWeight: 0,
+              error: 'HTTPRoute shop not found in namespace prod',
+            },
+          },
+        },
+      },
+      [],
+      UNCONFIGURED,
+      NOW,
+    );
+    expect(out).toContain('  Weight:        20% asked, 0% on HTTPRoute shop\n');
+    expect(out).toContain('  Route problem: HTTPRoute shop not found in namespace prod\n');
+  });
+
   it('lists the TrenchBackups newest first', () => {
     const out = formatStatus(
       ready,
