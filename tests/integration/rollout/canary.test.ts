@@ -130,6 +130,13 @@ const release = (name: string, version: string) =>
     spec: { api: { image: `shop-api:${version}` }, worker: { image: `shop-worker:${version}` } },
   });
 
+/** Runs the plugin and expects it to succeed, showing its stderr when it does not. */
+async function ok(...args: string[]) {
+  const r = await plugin(ns.name, ...args);
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
 const stableOn = (name: string) =>
   rolloutWhen(name, 'a stable revision', (r) => r.phase === 'Stable' && !!r.stableRevision);
 
@@ -267,6 +274,30 @@ describe('canary releases', () => {
     const columns = await mustKubectl(['get', 'trench', 'good', '-n', ns.name]);
     expect(columns).toMatch(/\s4\/4\s+50\s/);
 
+    // More replicas during the pause: both tracks grow, nothing restarts.
+    await mergePatch('trench', 'good', ns.name, { spec: { api: { replicas: 4 } } });
+    const grown = await rolloutWhen('good', 'both tracks at 4', (r) => r.canaryReplicas?.api === 4);
+    expect(grown).toMatchObject({ canaryRevision: r2, step: '4/4', reason: 'WaitingForPromote' });
+    expect((await deployment('good-api'))?.spec.replicas).toBe(4);
+    await waitFor(
+      async () => ((await deployment('good-api-canary'))?.spec.replicas === 4 ? true : undefined),
+      { what: 'the canary API Deployment at 4' },
+    );
+    // Pause and resume by request: held, then back where it was.
+    await ok('pause', 'good');
+    const held = await rolloutWhen(
+      'good',
+      'paused by request',
+      (r) => r.reason === 'PausedByRequest',
+    );
+    expect(held.pausedByUser).toBe(true);
+    const resumed = await plugin(ns.name, 'resume', 'good');
+    expect(resumed.code).toBe(0);
+    await rolloutWhen('good', 'waiting for promote again', (r) => r.reason === 'WaitingForPromote');
+    const resumeAgain = await plugin(ns.name, 'resume', 'good');
+    expect(resumeAgain.code).toBe(1);
+    expect(resumeAgain.stderr).toContain('is not paused by a request: nothing to resume');
+
     // A newer revision mid-canary: the old canary is discarded, steps restart on it.
     await release('good', '3');
     const restarted = await rolloutWhen(
@@ -319,7 +350,9 @@ describe('canary releases', () => {
     ]) {
       expect(reasons).toContain(r);
     }
-    const handled = (await events('good')).find((e) => e.reason === 'RequestHandled');
+    const handled = (await events('good')).find(
+      (e) => e.reason === 'RequestHandled' && e.message.startsWith('promote'),
+    );
     // Who asked: the API server's name for the plugin's user.
     expect(handled?.message).toMatch(/^promote requested by \S+/);
   });
@@ -510,7 +543,7 @@ describe('canary releases', () => {
     expect(step1.route).toEqual({ name: 'shop', stableWeight: 80, canaryWeight: 20 });
     await at(80, 20);
     expect((await deployment('routed-api-canary'))?.spec.replicas).toBe(1);
-    expect((await plugin(ns.name, 'promote', 'routed')).code).toBe(0);
+    await ok('promote', 'routed');
     await rolloutWhen(
       'routed',
       'waiting at 60',
@@ -537,7 +570,7 @@ describe('canary releases', () => {
     ]);
     expect(route.spec.rules[0]!.backendRefs.map((b) => b.port)).toEqual([80, 80]);
     expect(route.metadata.managedFields?.map((f) => f.manager)).toContain('trench-rollout');
-    expect((await plugin(ns.name, 'promote', 'routed')).code).toBe(0);
+    await ok('promote', 'routed');
     await rolloutWhen(
       'routed',
       'promoted',
@@ -548,7 +581,7 @@ describe('canary releases', () => {
     await release('routed', '3');
     await rolloutWhen('routed', 'waiting at 20 again', (r) => r.reason === 'WaitingForPromote');
     await at(80, 20);
-    expect((await plugin(ns.name, 'abort', 'routed')).code).toBe(0);
+    await ok('abort', 'routed');
     await at(100, 0);
     expect((await deployment('routed-api-canary'))?.spec.replicas).toBe(0);
   });
