@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../hack/lib/cluster.js';
 import type { KubeObject } from '../operator/runtime/types.js';
 import {
   clientFor,
+  latencySummary,
   log,
   namespaceOf,
   sleep,
@@ -32,12 +33,7 @@ if (!Number.isInteger(trials) || trials < 1) {
 const stateDir = join(REPO_ROOT, '.trench', 'bench-backup-operator');
 const POLL_MS = 20;
 
-const quantile = (xs: readonly number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : Number.NaN;
-};
-const summary = (xs: readonly number[]) =>
-  `p50 ${Math.round(quantile(xs, 0.5))} ms, p95 ${Math.round(quantile(xs, 0.95))} ms, max ${Math.round(Math.max(...xs))} ms`;
+const summary = latencySummary;
 
 type Job = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 type Backup = KubeObject & { status?: { phase?: string } };

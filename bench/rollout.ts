@@ -24,9 +24,9 @@ import { startPrometheus } from '../tests/integration/support/services.js';
 import {
   clientFor,
   cpuSecondsOf,
+  latencySummary,
   log,
   mb,
-  nodesFor,
   pool,
   sleep,
   startOperator,
@@ -47,12 +47,7 @@ const stateDir = join(REPO_ROOT, '.trench', 'bench-rollout');
 const NS = 'bench-rollout';
 const POLL_MS = 20;
 
-const quantile = (xs: readonly number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : Number.NaN;
-};
-const summary = (xs: readonly number[]) =>
-  `p50 ${Math.round(quantile(xs, 0.5))} ms, p95 ${Math.round(quantile(xs, 0.95))} ms, max ${Math.round(Math.max(...xs))} ms (n=${xs.length})`;
+const summary = (xs: readonly number[]) => `${latencySummary(xs)} (n=${xs.length})`;
 
 // The canary's request counters per Trench, as the sample API exports them: 20 requests a second
 // answered 200, and as many answered 500 once the Trench is turned bad.

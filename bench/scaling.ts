@@ -35,6 +35,7 @@ import {
   NAMESPACES,
   namespaceOf,
   pool,
+  quantile,
   sleep,
   startOperator,
   trenchOf,
@@ -61,10 +62,6 @@ const stateDir = join(REPO_ROOT, '.trench', 'bench-scaling');
 const logDir = join(REPO_ROOT, '.trench', 'bench-scaling-logs');
 const buildDir = join(REPO_ROOT, '.trench', 'bench-scaling-build');
 
-const quantile = (xs: readonly number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : Number.NaN;
-};
 const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)} ms` : 'n/a');
 
 interface RedisCounts {

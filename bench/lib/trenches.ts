@@ -34,6 +34,16 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The q-quantile of `xs` (nearest rank), NaN for none. */
+export function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : Number.NaN;
+}
+
+/** `p50 … ms, p95 … ms, max … ms` of latencies in milliseconds. */
+export const latencySummary = (xs: readonly number[]) =>
+  `p50 ${Math.round(quantile(xs, 0.5))} ms, p95 ${Math.round(quantile(xs, 0.95))} ms, max ${Math.round(Math.max(...xs))} ms`;
+
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight. */
 export async function pool(
   count: number,

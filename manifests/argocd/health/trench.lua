@@ -70,15 +70,7 @@ end
 local rolloutPhase = get(rollout, "phase")
 if rolloutPhase == "Aborted" then
   hs.status = "Degraded"
-  hs.message = "Rollout aborted"
-  local reason = get(rollout, "reason")
-  if reason ~= nil and reason ~= "" then
-    hs.message = hs.message .. " (" .. tostring(reason) .. ")"
-  end
-  local why = get(rollout, "message")
-  if why ~= nil and why ~= "" then
-    hs.message = hs.message .. ": " .. tostring(why)
-  end
+  hs.message = describe("Rollout aborted", rollout)
   return hs
 end
 
@@ -88,19 +80,16 @@ end
 -- spec.backup.suspend is not checked: it stops backups, not the Trench.
 if rolloutPhase == "Paused" then
   hs.status = "Suspended"
-  hs.message = "Rollout paused"
+  local where = "Rollout paused"
   local step = get(rollout, "step")
   local weight = get(rollout, "achievedWeight")
   if step ~= nil then
-    hs.message = hs.message .. " at step " .. tostring(step)
+    where = where .. " at step " .. tostring(step)
   end
   if weight ~= nil then
-    hs.message = hs.message .. " (canary " .. tostring(weight) .. "% of API pods)"
+    where = where .. " (canary " .. tostring(weight) .. "% of API pods)"
   end
-  local why = get(rollout, "message")
-  if why ~= nil and why ~= "" then
-    hs.message = hs.message .. ": " .. tostring(why)
-  end
+  hs.message = describe(where, { message = get(rollout, "message") })
   return hs
 end
 

@@ -7,6 +7,7 @@ import type { TrenchBackupStatus } from '../../../charts/api/backup.js';
 import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
+  generatedPassword,
   installCrdsAndRbac,
   metricValue,
   type RunningOperator,
@@ -99,23 +100,7 @@ beforeAll(async () => {
   trenchUid = (await getJson<{ metadata: { uid: string } }>('trench', 'shop')).metadata.uid;
   // The operator generated the database password; the host's Postgres takes it, as the
   // managed one would have at its first start.
-  const password = await waitFor(
-    async () => {
-      const r = await kubectl([
-        'get',
-        'secret',
-        'shop-postgres',
-        '-n',
-        ns.name,
-        '-o',
-        'jsonpath={.data.password}',
-      ]);
-      return r.code === 0 && r.stdout
-        ? Buffer.from(r.stdout, 'base64').toString('utf8')
-        : undefined;
-    },
-    { what: 'the operator to generate shop-postgres' },
-  );
+  const password = await generatedPassword(ns.name, 'shop-postgres');
   await pg.sql(`CREATE TABLE orders (id int PRIMARY KEY, note text);
     INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 2000) g;`);
   serverVersion = await pg.sql('SHOW server_version');

@@ -13,6 +13,7 @@ import { drillJobName } from '../../../operator/backup/drill-job.js';
 import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
+  generatedPassword,
   installCrdsAndRbac,
   metricValue,
   type RunningOperator,
@@ -136,23 +137,7 @@ beforeAll(async () => {
     backup: { suspend: true },
   });
   // The operator generated the database password: the host's Postgres is started with it.
-  const password = await waitFor(
-    async () => {
-      const r = await kubectl([
-        'get',
-        'secret',
-        'shop-postgres',
-        '-n',
-        ns.name,
-        '-o',
-        'jsonpath={.data.password}',
-      ]);
-      return r.code === 0 && r.stdout
-        ? Buffer.from(r.stdout, 'base64').toString('utf8')
-        : undefined;
-    },
-    { what: 'the operator to generate shop-postgres' },
-  );
+  const password = await generatedPassword(ns.name, 'shop-postgres');
   pg = await startPostgres({ password });
   await seedShopData(pg);
   claimDir = mkdtempSync(join(tmpdir(), 'trench-restore-claim-'));

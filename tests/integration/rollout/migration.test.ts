@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchStatus } from '../../../charts/api/trench.js';
 import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
-import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
+import {
+  generatedPassword,
+  installCrdsAndRbac,
+  type RunningOperator,
+  startOperator,
+} from '../support/operator.js';
 import { plugin } from '../support/plugin.js';
 import { type PostgresServer, startPostgres } from '../support/services.js';
 
@@ -86,23 +91,7 @@ beforeAll(async () => {
       },
     }),
   );
-  const password = await waitFor(
-    async () => {
-      const r = await kubectl([
-        'get',
-        'secret',
-        'shop-postgres',
-        '-n',
-        ns.name,
-        '-o',
-        'jsonpath={.data.password}',
-      ]);
-      return r.code === 0 && r.stdout
-        ? Buffer.from(r.stdout, 'base64').toString('utf8')
-        : undefined;
-    },
-    { what: 'the operator to generate shop-postgres' },
-  );
+  const password = await generatedPassword(ns.name, 'shop-postgres');
   pg = await startPostgres({ password });
   claimDir = mkdtempSync(join(tmpdir(), 'trench-migrate-claim-'));
   await rolloutWhen('stable', (r) => r.phase === 'Stable' && !!r.stableRevision);

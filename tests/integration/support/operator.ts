@@ -212,3 +212,24 @@ export async function plantRetiredConfigMap(
       },
     });
 }
+
+/** The password the operator generated into Secret `secret` (its key `password`), waited for. */
+export function generatedPassword(namespace: string, secret: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const r = await kubectl([
+        'get',
+        'secret',
+        secret,
+        '-n',
+        namespace,
+        '-o',
+        'jsonpath={.data.password}',
+      ]);
+      return r.code === 0 && r.stdout
+        ? Buffer.from(r.stdout, 'base64').toString('utf8')
+        : undefined;
+    },
+    { what: `the operator to generate ${secret}` },
+  );
+}
