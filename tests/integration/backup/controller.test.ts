@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchBackupStatus } from '../../../charts/api/backup.js';
-import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import {
+  createOwn,
+  kubectl,
+  mergePatch,
+  mustKubectl,
+  useNamespace,
+  waitFor,
+} from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   generatedPassword,
@@ -36,15 +43,7 @@ const getJson = async <T>(...args: string[]): Promise<T> =>
   JSON.parse(await mustKubectl(['get', ...args, '-n', ns.name, '-o', 'json'])) as T;
 
 const createBackup = (name: string, trench = 'shop', reason = 'manual') =>
-  mustKubectl(
-    ['create', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'playtrenches.xyz/v1alpha1',
-      kind: 'TrenchBackup',
-      metadata: { name, namespace: ns.name },
-      spec: { trench, reason },
-    }),
-  );
+  createOwn('TrenchBackup', ns.name, name, { trench, reason });
 
 const backupWhen = (name: string, what: string, ok: (s: TrenchBackupStatus) => boolean) =>
   waitFor(
@@ -83,20 +82,12 @@ beforeAll(async () => {
     TRENCH_WATCH_NAMESPACE: ns.name,
     TRENCH_LEADER_ELECTION: 'false',
   });
-  await mustKubectl(
-    ['create', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'playtrenches.xyz/v1alpha1',
-      kind: 'Trench',
-      metadata: { name: 'shop', namespace: ns.name },
-      spec: {
-        api: { image: 'shop-api:1' },
-        worker: { image: 'shop-worker:1', queues: ['orders'] },
-        // No slot during the manual tests; the schedule tests turn it on.
-        backup: { suspend: true },
-      },
-    }),
-  );
+  await createOwn('Trench', ns.name, 'shop', {
+    api: { image: 'shop-api:1' },
+    worker: { image: 'shop-worker:1', queues: ['orders'] },
+    // No slot during the manual tests; the schedule tests turn it on.
+    backup: { suspend: true },
+  });
   trenchUid = (await getJson<{ metadata: { uid: string } }>('trench', 'shop')).metadata.uid;
   // The operator generated the database password; the host's Postgres takes it, as the
   // managed one would have at its first start.

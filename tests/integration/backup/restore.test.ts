@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchBackupStatus, TrenchRestoreStatus } from '../../../charts/api/backup.js';
 import { drillJobName } from '../../../operator/backup/drill-job.js';
-import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import {
+  createOwn,
+  eventsWhere,
+  kubectl,
+  mergePatch,
+  mustKubectl,
+  useNamespace,
+  waitFor,
+} from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   generatedPassword,
@@ -43,16 +51,8 @@ interface Deployment {
 const getJson = async <T>(...args: string[]): Promise<T> =>
   JSON.parse(await mustKubectl(['get', ...args, '-n', ns.name, '-o', 'json'])) as T;
 
-const create = (kind: string, name: string, spec: Record<string, unknown>) =>
-  mustKubectl(
-    ['create', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'playtrenches.xyz/v1alpha1',
-      kind,
-      metadata: { name, namespace: ns.name },
-      spec,
-    }),
-  );
+const create = (kind: 'Trench' | 'TrenchBackup' | 'TrenchRestore', name: string, spec: unknown) =>
+  createOwn(kind, ns.name, name, spec);
 
 const restoreWhen = (name: string, what: string, ok: (s: TrenchRestoreStatus) => boolean) =>
   waitFor(
@@ -90,18 +90,7 @@ const running = (api: number, worker: number) =>
   );
 
 const eventsOf = async (name: string) =>
-  (
-    await mustKubectl([
-      'get',
-      'events',
-      '-n',
-      ns.name,
-      '--field-selector',
-      `involvedObject.name=${name}`,
-      '-o',
-      'jsonpath={.items[*].reason}',
-    ])
-  ).split(' ');
+  (await eventsWhere(ns.name, `involvedObject.name=${name}`)).map((e) => e.reason);
 
 async function backup(name: string) {
   await create('TrenchBackup', name, { trench: 'shop', reason: 'manual' });

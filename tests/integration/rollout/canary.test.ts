@@ -7,7 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchStatus } from '../../../charts/api/trench.js';
 import { freePorts } from '../../../hack/lib/processes.js';
-import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import {
+  createOwn,
+  eventsWhere,
+  kubectl,
+  mergePatch,
+  mustKubectl,
+  useNamespace,
+  waitFor,
+} from '../support/cluster.js';
 import { installGatewayApiCrds } from '../support/gateway.js';
 import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
 import { plugin } from '../support/plugin.js';
@@ -88,42 +96,21 @@ const rolloutWhen = (name: string, what: string, ok: (r: Rollout) => boolean, ti
     { what: `Trench ${name}: ${what}`, timeoutMs },
   );
 
-const events = async (name: string) =>
-  (
-    JSON.parse(
-      await mustKubectl([
-        'get',
-        'events',
-        '-n',
-        ns.name,
-        '--field-selector',
-        `involvedObject.kind=Trench,involvedObject.name=${name}`,
-        '-o',
-        'json',
-      ]),
-    ) as { items: { reason: string; message: string; type: string }[] }
-  ).items;
+const events = (name: string) =>
+  eventsWhere(ns.name, `involvedObject.kind=Trench,involvedObject.name=${name}`);
 
 const trench = (
   name: string,
   rollout: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ) =>
-  mustKubectl(
-    ['create', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'playtrenches.xyz/v1alpha1',
-      kind: 'Trench',
-      metadata: { name, namespace: ns.name },
-      spec: {
-        api: { image: 'shop-api:1', replicas: 2 },
-        worker: { image: 'shop-worker:1', queues: ['orders'], metricsPort: 9464 },
-        backup: { suspend: true },
-        rollout: { analysis: { intervalSeconds: 2 }, ...rollout },
-        ...extra,
-      },
-    }),
-  );
+  createOwn('Trench', ns.name, name, {
+    api: { image: 'shop-api:1', replicas: 2 },
+    worker: { image: 'shop-worker:1', queues: ['orders'], metricsPort: 9464 },
+    backup: { suspend: true },
+    rollout: { analysis: { intervalSeconds: 2 }, ...rollout },
+    ...extra,
+  });
 
 const release = (name: string, version: string) =>
   mergePatch('trench', name, ns.name, {

@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrenchStatus } from '../../../charts/api/trench.js';
-import { kubectl, mergePatch, mustKubectl, useNamespace, waitFor } from '../support/cluster.js';
+import {
+  createOwn,
+  eventsWhere,
+  kubectl,
+  mergePatch,
+  mustKubectl,
+  useNamespace,
+  waitFor,
+} from '../support/cluster.js';
 import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   generatedPassword,
@@ -72,25 +80,17 @@ beforeAll(async () => {
     TRENCH_WATCH_NAMESPACE: ns.name,
     TRENCH_LEADER_ELECTION: 'false',
   });
-  await mustKubectl(
-    ['create', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'playtrenches.xyz/v1alpha1',
-      kind: 'Trench',
-      metadata: { name: 'shop', namespace: ns.name },
-      spec: {
-        api: { image: 'shop-api:1', replicas: 2 },
-        worker: { image: 'shop-worker:1', queues: ['orders'] },
-        backup: { suspend: true },
-        rollout: {
-          steps: [{ setWeight: 50 }, { pause: {} }],
-          // Nothing answers here: the canary is held as inconclusive, which is all these
-          // tests need of it once the migration is done.
-          analysis: { prometheusUrl: 'http://127.0.0.1:1', intervalSeconds: 2 },
-        },
-      },
-    }),
-  );
+  await createOwn('Trench', ns.name, 'shop', {
+    api: { image: 'shop-api:1', replicas: 2 },
+    worker: { image: 'shop-worker:1', queues: ['orders'] },
+    backup: { suspend: true },
+    rollout: {
+      steps: [{ setWeight: 50 }, { pause: {} }],
+      // Nothing answers here: the canary is held as inconclusive, which is all these
+      // tests need of it once the migration is done.
+      analysis: { prometheusUrl: 'http://127.0.0.1:1', intervalSeconds: 2 },
+    },
+  });
   const password = await generatedPassword(ns.name, 'shop-postgres');
   pg = await startPostgres({ password });
   claimDir = mkdtempSync(join(tmpdir(), 'trench-migrate-claim-'));
@@ -153,18 +153,7 @@ describe('a release with a migration', () => {
         what: 'the canary Deployment',
       },
     );
-    const reasons = (
-      await mustKubectl([
-        'get',
-        'events',
-        '-n',
-        ns.name,
-        '--field-selector',
-        'involvedObject.name=shop',
-        '-o',
-        'jsonpath={.items[*].reason}',
-      ])
-    ).split(' ');
+    const reasons = (await eventsWhere(ns.name, 'involvedObject.name=shop')).map((e) => e.reason);
     expect(reasons).toEqual(
       expect.arrayContaining(['MigrationBackingUp', 'MigrationMigrating', 'MigrationSucceeded']),
     );

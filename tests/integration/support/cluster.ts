@@ -96,6 +96,45 @@ export async function mustKubectl(args: readonly string[], input?: string): Prom
   return r.stdout;
 }
 
+/** Creates one of this project's objects (Trench, TrenchBackup, TrenchRestore) with kubectl. */
+export function createOwn(
+  kind: 'Trench' | 'TrenchBackup' | 'TrenchRestore',
+  namespace: string,
+  name: string,
+  spec: unknown,
+): Promise<string> {
+  return mustKubectl(
+    ['create', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'playtrenches.xyz/v1alpha1',
+      kind,
+      metadata: { name, namespace },
+      spec,
+    }),
+  );
+}
+
+export interface EventView {
+  readonly reason: string;
+  readonly message: string;
+  readonly type: string;
+}
+
+/** The events of `namespace` that `fieldSelector` picks (involvedObject.name=…, and so on). */
+export async function eventsWhere(namespace: string, fieldSelector: string): Promise<EventView[]> {
+  const out = await mustKubectl([
+    'get',
+    'events',
+    '-n',
+    namespace,
+    '--field-selector',
+    fieldSelector,
+    '-o',
+    'json',
+  ]);
+  return (JSON.parse(out) as { items: EventView[] }).items;
+}
+
 /** `kubectl patch KIND NAME -n NAMESPACE --type=merge -p PATCH`, failing loudly. */
 export function mergePatch(
   kind: string,
