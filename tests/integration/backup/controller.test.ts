@@ -20,7 +20,7 @@ import {
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
-import { plugin as runPlugin } from '../support/plugin.js';
+import { plugin as runPlugin, startPlugin } from '../support/plugin.js';
 import { type PostgresServer, startPostgres } from '../support/services.js';
 
 const ns = useNamespace('backup-controller', {
@@ -219,7 +219,7 @@ describe('kubectl trench backup and backups', () => {
     const before = new Set(
       (await getJson<{ items: BackupObject[] }>('trenchbackups')).items.map((b) => b.metadata.name),
     );
-    const waiting = plugin('backup', 'shop', '--wait');
+    const waiting = startPlugin(ns.name, 'backup', 'shop', '--wait');
     const name = await waitFor(
       async () =>
         (await getJson<{ items: BackupObject[] }>('trenchbackups')).items
@@ -229,8 +229,13 @@ describe('kubectl trench backup and backups', () => {
     );
     expect(name).toMatch(/^shop-manual-\d{14}$/);
     await backupWhen(name, 'to be Running', (s) => s.phase === 'Running');
+    // The plugin polls each second: the dump is finished only once it has shown Running,
+    // or a quick dump would go from Pending to Completed between two of its reads.
+    await waitFor(async () => (waiting.stderr().includes(`${name} Running`) ? true : undefined), {
+      what: 'the plugin to show the backup Running',
+    });
     await runDump(name, `127.0.0.1:${pg.port}`);
-    const r = await waiting;
+    const r = await waiting.done;
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`${name} Running: The dump Job ${name}-dump is running`);
     expect(r.stderr).toMatch(

@@ -12,9 +12,21 @@ export interface PluginRun {
 }
 
 export function plugin(namespace: string, ...args: string[]): Promise<PluginRun> {
+  return startPlugin(namespace, ...args).done;
+}
+
+export interface RunningPlugin {
+  /** What it printed on stderr so far: the progress lines of --wait. */
+  stderr(): string;
+  readonly done: Promise<PluginRun>;
+}
+
+/** The plugin started, its progress readable while it runs. */
+export function startPlugin(namespace: string, ...args: string[]): RunningPlugin {
   const { KUBECONFIG: _, ...env } = process.env;
-  return new Promise((resolve) =>
-    execFile(
+  let err = '';
+  const done = new Promise<PluginRun>((resolve) => {
+    const child = execFile(
       join(REPO_ROOT, 'operator', 'cli', 'kubectl-trench'),
       [...args, '-n', namespace, '--kubeconfig', testCluster().kubeconfigPath],
       { env, timeout: 120_000 },
@@ -24,6 +36,8 @@ export function plugin(namespace: string, ...args: string[]): Promise<PluginRun>
           stdout,
           stderr,
         }),
-    ),
-  );
+    );
+    child.stderr?.on('data', (c: Buffer | string) => (err += c.toString()));
+  });
+  return { stderr: () => err, done };
 }
