@@ -116,7 +116,10 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
   const events: RolloutEvent[] = [];
   const request =
     input.request && input.request.id !== input.state?.lastRequest ? input.request : undefined;
-  const ack = request ? { lastRequest: request.id } : {};
+  // The newest request handled, kept in every state a pass decides: dropped, the request still
+  // on the Trench would be taken again as new (a promote applied to the next release).
+  const handled = request?.id ?? input.state?.lastRequest;
+  const ack = handled !== undefined ? { lastRequest: handled } : {};
   const by = request?.by ? ` (${request.by})` : '';
   let refusal: string | undefined;
   const refuse = (why: string) => {
@@ -137,6 +140,10 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
 
   // A new Trench, or the spec back on the stable revision.
   if (!input.state?.stableRevision || desired === stable) {
+    // Already stable on it: said once (Promoted, NoSteps, ...), not rewritten every pass.
+    if (input.state?.phase === 'Stable' && !request) {
+      return { state: input.state, weight: 0, stable, events };
+    }
     if (input.state?.canaryRevision && input.state.canaryRevision !== desired) {
       events.push({
         type: 'Normal',
@@ -243,7 +250,7 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
         state: {
           phase: 'Stable',
           stableRevision: desired,
-          ...(s.lastRequest ? { lastRequest: s.lastRequest } : {}),
+          ...ack,
           reason: 'Promoted',
           message: `Revision ${desired} is stable`,
         },

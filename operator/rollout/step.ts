@@ -118,7 +118,9 @@ async function freshRollout(deps: TrenchDeps, pass: Pass): Promise<RolloutStatus
     { apiVersion: 'playtrenches.xyz/v1alpha1', kind: 'Trench', namespace, name },
     pass.signal,
   )) as Trench | undefined;
-  return fresh ? fresh.status?.rollout : pass.trench.status?.rollout;
+  if (!fresh) return pass.trench.status?.rollout;
+  pass.statusBase = fresh.status ?? {};
+  return fresh.status?.rollout;
 }
 
 type RouteRecord = NonNullable<RolloutStatus['route']>;

@@ -71,6 +71,12 @@ export interface Pass {
   applyError?: string;
   /** The TrenchRestore holding the API and workers at 0, set by holdForRestore. */
   heldBy?: string;
+  /**
+   * The status as the API server had it when a step read the Trench afresh (the rollout step,
+   * mid-release). The status write diffs against it rather than the cache's: a merge patch
+   * computed from an older status leaves out a key the newer one changed back.
+   */
+  statusBase?: Trench['status'];
   /** The stack's part of the status, set by reportStack. */
   stack?: StackPart;
   /** The other capabilities' parts, in step order. */
@@ -439,7 +445,12 @@ const writeTrenchStatus: Step = {
     const wasReady = pass.trench.status?.phase === 'Ready';
     await writeStatus(
       deps.client,
-      { ...pass.trench, apiVersion: TRENCH.apiVersion, kind: TRENCH.kind },
+      {
+        ...pass.trench,
+        apiVersion: TRENCH.apiVersion,
+        kind: TRENCH.kind,
+        status: pass.statusBase ?? pass.trench.status,
+      },
       status,
       { signal: pass.signal },
     );

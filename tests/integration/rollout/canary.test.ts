@@ -17,7 +17,12 @@ import {
   waitFor,
 } from '../support/cluster.js';
 import { installGatewayApiCrds } from '../support/gateway.js';
-import { installCrdsAndRbac, type RunningOperator, startOperator } from '../support/operator.js';
+import {
+  installCrdsAndRbac,
+  type RunningOperator,
+  showOperatorLogsOnFailure,
+  startOperator,
+} from '../support/operator.js';
 import { plugin } from '../support/plugin.js';
 import {
   type HostProcess,
@@ -183,6 +188,8 @@ afterAll(async () => {
   await Promise.all([prometheus?.stop(), doomed?.stop(), redis?.stop(), postgres?.stop()]);
 });
 
+showOperatorLogsOnFailure(() => operator);
+
 async function waitHttp(url: string, proc: HostProcess): Promise<void> {
   await waitFor(async () => ((await fetch(url).catch(() => undefined))?.ok ? true : undefined), {
     what: `${url} to answer: ${proc.logs().slice(-500)}`,
@@ -337,6 +344,10 @@ describe('canary releases', () => {
     ]) {
       expect(reasons).toContain(r);
     }
+    // The promote stays handled once the release is stable, never taken again as new (a stable
+    // state that dropped it refused it, and dropped it again, pass after pass).
+    expect(reasons).not.toContain('RequestRefused');
+    expect((await statusOf('good'))?.rollout?.lastRequest).toBeDefined();
     const handled = (await events('good')).find(
       (e) => e.reason === 'RequestHandled' && e.message.startsWith('promote'),
     );

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from '../../../charts/api/trench.js';
 import {
@@ -81,6 +81,22 @@ export interface RunningOperator {
 export interface OperatorExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * After a failed test, prints the operator's last log lines: what it decided is often the
+ * only record of why a wait timed out.
+ */
+export function showOperatorLogsOnFailure(
+  current: () => RunningOperator | undefined,
+  lines = 300,
+): void {
+  afterEach((ctx) => {
+    const op = current();
+    if (ctx.task.result?.state !== 'fail' || !op) return;
+    const tail = op.logs().trimEnd().split('\n').slice(-lines).join('\n');
+    console.error(`The operator's last ${lines} log lines:\n${tail}`);
+  });
 }
 
 export async function startOperator(env: Record<string, string> = {}): Promise<RunningOperator> {

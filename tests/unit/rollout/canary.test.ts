@@ -243,6 +243,10 @@ describe('decideCanary', () => {
     const pass = fc.record({
       now: fc.integer({ min: 0, max: 3600 }),
       canaryReady: fc.boolean(),
+      stableAtCanary: fc.boolean(),
+      revision: fc.constantFrom('r1', 'r2', 'r3'),
+      // The request on the Trench: a new one, or the one handled before (it stays annotated).
+      newRequest: fc.boolean(),
       verdict: fc.constantFrom(
         'pass' as const,
         'fail' as const,
@@ -265,16 +269,42 @@ describe('decideCanary', () => {
         (steps, passes) => {
           let state: RolloutState | undefined = stableR1;
           let now = T0;
-          passes.forEach((p, i) => {
+          let annotated: { id: string; action: NonNullable<(typeof p)['action']> } | undefined;
+          let p = passes[0]!;
+          passes.forEach((next, i) => {
+            p = next;
             now += p.now * 1000;
+            if (p.action && (p.newRequest || !annotated))
+              annotated = { id: `q${i}`, action: p.action };
             const base: CanaryInput = {
-              ...input({ steps, state, now, canaryReady: p.canaryReady, failureLimit: 2 }),
+              ...input({
+                steps,
+                state,
+                now,
+                desiredRevision: p.revision,
+                canaryReady: p.canaryReady,
+                stableAtCanary: p.stableAtCanary,
+                failureLimit: 2,
+              }),
               ...(p.verdict ? { measurement: { at: `m${i}`, verdict: p.verdict } } : {}),
-              ...(p.action ? { request: { id: `q${i}`, action: p.action } } : {}),
+              ...(annotated ? { request: annotated } : {}),
             };
             const d = decideCanary(base);
-            // Nothing new seen: the same measurement and request, no readiness at a new weight.
-            const again = decideCanary({ ...base, state: d.state, canaryReady: false });
+            // A request once handled stays handled, whatever the pass decides.
+            if (
+              annotated &&
+              (state?.lastRequest !== undefined || d.state.lastRequest !== undefined)
+            ) {
+              expect(d.state.lastRequest).toBe(annotated.id);
+            }
+            // Nothing new seen: the same measurement and request, no readiness at a new weight,
+            // no stable track rolled since.
+            const again = decideCanary({
+              ...base,
+              state: d.state,
+              canaryReady: false,
+              stableAtCanary: false,
+            });
             expect(again.state).toEqual(d.state);
             expect(again.events).toEqual([]);
             // Never a canary with no traffic share asked while progressing, never one when aborted.
