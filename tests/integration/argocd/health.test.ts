@@ -3,9 +3,9 @@
 // renderer refuses, Degraded on an apply the API server refuses, and edited while no operator
 // runs. Each object is read back with
 // `kubectl get -o json` and given to the committed script on Lua 5.1, as Argo CD would.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
@@ -308,6 +308,7 @@ describe('the argocd-cm patch', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'trench-argocd-')), 'patch.yaml');
     writeFileSync(file, stringify(patch, { version: '1.1' }));
     await mustKubectl(['patch', 'configmap', 'argocd-cm', '-n', ns.name, '--patch-file', file]);
+    rmSync(dirname(file), { recursive: true, force: true });
     const cm = JSON.parse(
       await mustKubectl(['get', 'configmap', 'argocd-cm', '-n', ns.name, '-o', 'json']),
     ) as { data: Record<string, string> };

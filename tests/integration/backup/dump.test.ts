@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Chart, Testing } from 'cdk8s';
+import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Postgres } from '../../../charts/constructs/postgres.js';
 import {
@@ -63,7 +63,7 @@ beforeAll(async () => {
       }),
     ),
   ) as { metadata: { uid: string } };
-  const postgres = new Postgres(new Chart(Testing.app(), 'c'), 'pg', { trench: 'shop' });
+  const postgres = new Postgres(new Chart(new App(), 'c'), 'pg', { trench: 'shop' });
   const manifest = dumpJob({
     namespace: ns.name,
     trench: 'shop',

@@ -1,9 +1,9 @@
 // Runs the real operator as a child process of the test (stopped by its pid), under exactly
 // the RBAC that OperatorChart grants: the kubeconfig impersonates its ServiceAccount.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterEach, inject } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -101,6 +101,7 @@ export function showOperatorLogsOnFailure(
 
 export async function startOperator(env: Record<string, string> = {}): Promise<RunningOperator> {
   const [port] = await freePorts(1);
+  const kubeconfig = impersonatingKubeconfig(OPERATOR_USER);
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', join(REPO_ROOT, 'operator', 'main.ts')],
@@ -108,7 +109,7 @@ export async function startOperator(env: Record<string, string> = {}): Promise<R
       cwd: REPO_ROOT,
       env: {
         ...process.env,
-        KUBECONFIG: impersonatingKubeconfig(OPERATOR_USER),
+        KUBECONFIG: kubeconfig,
         TRENCH_METRICS_PORT: String(port),
         TRENCH_WORKERS: '4',
         ...env,
@@ -120,7 +121,10 @@ export async function startOperator(env: Record<string, string> = {}): Promise<R
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<OperatorExit>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      rmSync(dirname(kubeconfig), { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const op: RunningOperator = {
     pid: child.pid!,

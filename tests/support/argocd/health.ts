@@ -2,8 +2,7 @@
 // language version of Argo CD's gopher-lua), for unit tests on hand-written objects and
 // integration tests on objects the real operator wrote.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   composeHealthScript,
@@ -101,13 +100,20 @@ export function healthScript(kind: HealthKind): string {
 }
 
 const composed = new Map<HealthKind, string>();
+/** Where the composed scripts are written: the work tree's ignored state folder, not /tmp. */
+const COMPOSED_DIR = join(REPO_ROOT, '.trench', 'argocd-health');
 
 /** The health Argo CD would show for `obj`, from the committed script of `kind`. */
 export function health(kind: HealthKind, obj: unknown): Health {
   let path = composed.get(kind);
   if (!path) {
-    path = join(mkdtempSync(join(tmpdir(), 'trench-health-')), `${kind.toLowerCase()}.lua`);
-    writeFileSync(path, healthScript(kind));
+    mkdirSync(COMPOSED_DIR, { recursive: true });
+    path = join(COMPOSED_DIR, `${kind.toLowerCase()}.lua`);
+    // Test files run in parallel: each writes its own copy and renames it into place, so none
+    // reads another's half-written file.
+    const part = `${path}.${process.pid}`;
+    writeFileSync(part, healthScript(kind));
+    renameSync(part, path);
     composed.set(kind, path);
   }
   return runHealthScript(path, obj);

@@ -1,11 +1,11 @@
 // The Argo CD health scripts on hand-written objects, run by Debian's Lua 5.1 in Argo CD's
 // sandbox (no string or math library): every branch of each script, any shape of object
 // without an error, and the argocd-cm patch carrying the committed scripts byte for byte.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   argocdHealthPatch,
@@ -124,6 +124,7 @@ describe('toLuaLiteral', () => {
 
 describe('the runner', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trench-lua-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const write = (name: string, text: string) => {
     const path = join(dir, name);
     writeFileSync(path, text);
