@@ -28,6 +28,8 @@ export interface RetainedBackup {
   readonly time: Date;
   /** Manual backups are kept until a person deletes them; they still fill periods. */
   readonly manual?: boolean;
+  /** Taken before a release's migration: the newest few are kept besides the periods. */
+  readonly preMigration?: boolean;
   /** A backup a restore or a drill is reading: never deleted under it. */
   readonly inUse?: boolean;
 }
@@ -40,6 +42,7 @@ export type KeepReason =
   | 'failed'
   | 'unfinished'
   | 'manual'
+  | 'pre-migration'
   | 'in-use';
 
 export interface RetentionDecision {
@@ -51,6 +54,14 @@ export interface RetentionDecision {
 
 /** Failed backups kept for diagnosis, newest first; older failures are deleted. */
 export const KEEP_FAILED = 3;
+
+/**
+ * Completed pre-migration backups kept whatever the periods say, newest first: the state
+ * before each of the last three migrations, so a migration found days later to have destroyed
+ * data can be undone from just before it. Under the periods alone, a scheduled backup later the
+ * same day (taken after the migration) would have replaced it that evening.
+ */
+export const KEEP_PRE_MIGRATION = 3;
 
 interface CalendarDay {
   readonly year: number;
@@ -97,7 +108,8 @@ const periodKeys = {
 
 /**
  * Decides which backups stay. Never removes the newest completed backup, a backup that has not
- * finished, a manual one or one in use, and keeps the newest `keepFailed` failures.
+ * finished, a manual one or one in use, and keeps the newest `keepFailed` failures and the
+ * newest KEEP_PRE_MIGRATION completed pre-migration backups.
  */
 export function decideRetention(
   backups: readonly RetainedBackup[],
@@ -130,8 +142,12 @@ export function decideRetention(
     }
   }
   let failed = 0;
+  let preMigration = 0;
   for (const b of byTime) {
     if (b.phase === 'Failed' && failed++ < keepFailed) mark(b.name, 'failed');
+    if (b.preMigration && b.phase === 'Completed' && preMigration++ < KEEP_PRE_MIGRATION) {
+      mark(b.name, 'pre-migration');
+    }
     if (b.phase !== 'Completed' && b.phase !== 'Failed') mark(b.name, 'unfinished');
     if (b.manual) mark(b.name, 'manual');
     if (b.inUse) mark(b.name, 'in-use');

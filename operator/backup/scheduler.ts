@@ -292,6 +292,7 @@ async function applyRetention(
       b.status?.completionTime ?? b.metadata?.creationTimestamp ?? new Date(0).toISOString(),
     ),
     manual: b.spec.reason === 'manual',
+    preMigration: b.spec.reason === 'pre-migration',
     inUse:
       inUse.has(b.metadata?.name ?? '') ||
       drillPending(b.metadata?.annotations?.[ANNOTATION_VERIFY], b.status),

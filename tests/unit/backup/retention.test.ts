@@ -135,6 +135,37 @@ describe('decideRetention', () => {
     expect(d.keep.get('restoring')).toEqual(['in-use']);
   });
 
+  it('keeps the newest three completed pre-migration backups beside the periods', () => {
+    const at = (name: string, iso: string, over: Partial<RetainedBackup> = {}): RetainedBackup => ({
+      name,
+      phase: 'Completed',
+      time: new Date(iso),
+      ...over,
+    });
+    const release = (n: number, day: string, over: Partial<RetainedBackup> = {}) =>
+      at(`shop-premigrate-r${n}`, `${day}T10:00:00Z`, { preMigration: true, ...over });
+    const d = decideRetention(
+      [
+        // Each release day's 23:00 scheduled backup is that day's newest, after the migration.
+        ...['11-27', '11-28', '11-29', '11-30', '12-01'].map((day) =>
+          at(`shop-2026-${day}`, `2026-${day}T23:00:00Z`),
+        ),
+        release(1, '2026-11-27'),
+        release(2, '2026-11-28'),
+        release(3, '2026-11-29', { phase: 'Failed' }),
+        release(4, '2026-11-30'),
+        release(5, '2026-12-01'),
+      ],
+      { daily: 7, weekly: 0, monthly: 0 },
+    );
+    expect(d.keep.get('shop-premigrate-r5')).toEqual(['pre-migration']);
+    expect(d.keep.get('shop-premigrate-r4')).toEqual(['pre-migration']);
+    expect(d.keep.get('shop-premigrate-r2')).toEqual(['pre-migration']);
+    // The fourth newest completed one goes; a failed one is kept as a failure, not counted.
+    expect(d.remove).toEqual(['shop-premigrate-r1']);
+    expect(d.keep.get('shop-premigrate-r3')).toEqual(['failed']);
+  });
+
   it('reads days in the schedule’s time zone', () => {
     // Both on 1 December in UTC; 23:30 UTC is already 2 December on Kiritimati (UTC+14).
     const backups: RetainedBackup[] = [
