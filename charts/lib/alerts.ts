@@ -20,6 +20,8 @@ import {
   HTTP_REQUESTS,
   MONITORED,
   OPERATOR_JOB,
+  ROLLOUT_MIGRATION_FAILED,
+  ROLLOUT_PHASE,
   TRENCH_CREATED,
   WORKER_BACKLOG,
 } from './metrics.js';
@@ -221,6 +223,8 @@ function trenchAlerts(): AlertSpec[] {
   // so the same limits are its grace period (a new daily Trench warns after 25 h without one).
   const lastSuccess = `max by (${BY}) (${leaderGauge(BACKUP_LAST_SUCCESS)})`;
   const drillFailures = `max by (${BY}) (${leaderGauge(BACKUP_DRILL_FAILURES)})`;
+  const aborted = `max by (${BY}) (${leaderGauge(`${ROLLOUT_PHASE}{phase="Aborted"}`)})`;
+  const migrationFailed = `max by (${BY}) (${leaderGauge(ROLLOUT_MIGRATION_FAILED)})`;
   const backupAge = (s: Severity) =>
     `${over(`(time() - ${lastSuccess})`, 'backupAgeSeconds', s)}` +
     ` or (${over(`(time() - max by (${BY}) (${leaderGauge(TRENCH_CREATED)}))`, 'backupAgeSeconds', s)}` +
@@ -335,6 +339,17 @@ function trenchAlerts(): AlertSpec[] {
         // A drill's verdict is final: no `for` to wait out.
         warning: { expr: monitored(`${drillFailures} >= 1`), for: '0m' },
         critical: { expr: monitored(`${drillFailures} >= 2`), for: '0m' },
+      },
+    },
+    {
+      alert: 'TrenchRolloutAborted',
+      summary: 'Trench {{ $labels.namespace }}/{{ $labels.trench }}: a release was rolled back',
+      description:
+        'The rollout is aborted and the stable revision serves everything (kubectl trench status says why). Warning: any abort; critical: the migration Job failed, so the database may be half migrated under the stable revision.',
+      levels: {
+        // An abort is a final state until retry or a new revision: no `for` to wait out.
+        warning: { expr: monitored(`${aborted} == 1`), for: '0m' },
+        critical: { expr: monitored(`${migrationFailed} == 1`), for: '0m' },
       },
     },
   ];

@@ -37,6 +37,11 @@ export const ROLLOUT_FAILURES = 'trench_rollout_analysis_failures_in_a_row';
 export const ROLLOUT_ANALYSIS_VALUE = 'trench_rollout_analysis_value';
 /** 1 for the verdict of the newest measurement (pass, fail or inconclusive). */
 export const ROLLOUT_VERDICT = 'trench_rollout_analysis_verdict';
+/**
+ * 1 while a rollout is aborted because its migration Job failed: the database may be half
+ * migrated under the stable revision. 0 otherwise.
+ */
+export const ROLLOUT_MIGRATION_FAILED = 'trench_rollout_migration_failed';
 export const TRENCH_CREATED = 'trench_created_timestamp_seconds';
 /** Gauge exported by the operator: one threshold of a monitored Trench, labels alert, severity. */
 export const ALERT_THRESHOLD = 'trench_alert_threshold';

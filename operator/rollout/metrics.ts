@@ -6,6 +6,7 @@ import type { Trench } from '../../charts/api/trench.js';
 import {
   ROLLOUT_ANALYSIS_VALUE,
   ROLLOUT_FAILURES,
+  ROLLOUT_MIGRATION_FAILED,
   ROLLOUT_PHASE,
   ROLLOUT_STEP,
   ROLLOUT_VERDICT,
@@ -52,6 +53,11 @@ export function registerRolloutMetrics(
     'trench',
     'verdict',
   ]);
+  const migrationFailed = gauge(
+    ROLLOUT_MIGRATION_FAILED,
+    "1 while a Trench's rollout is aborted because its migration Job failed.",
+    ['namespace', 'trench'],
+  );
   // Collected first, it fills the others from the same read of the cache.
   new Gauge({
     name: ROLLOUT_PHASE,
@@ -59,7 +65,7 @@ export function registerRolloutMetrics(
     labelNames: ['namespace', 'trench', 'phase'],
     registers: [registry],
     collect() {
-      for (const g of [this, step, weight, failures, value, verdict]) g.reset();
+      for (const g of [this, step, weight, failures, value, verdict, migrationFailed]) g.reset();
       for (const t of trenches()) {
         const r = t.status?.rollout;
         if (!r?.phase || t.metadata.deletionTimestamp) continue;
@@ -69,6 +75,10 @@ export function registerRolloutMetrics(
         step.set(labels, canary ? (r.stepIndex ?? 0) : 0);
         weight.set(labels, canary ? (r.achievedWeight ?? 0) : 0);
         failures.set(labels, r.consecutiveFailures ?? 0);
+        migrationFailed.set(
+          labels,
+          r.phase === 'Aborted' && r.reason === 'MigrationFailed' ? 1 : 0,
+        );
         const newest = r.measurements?.at(-1);
         if (!newest || !canary) continue;
         for (const v of VERDICTS)
@@ -79,5 +89,7 @@ export function registerRolloutMetrics(
       }
     },
   });
-  for (const g of [step, weight, failures, value, verdict]) registry.registerMetric(g);
+  for (const g of [step, weight, failures, value, verdict, migrationFailed]) {
+    registry.registerMetric(g);
+  }
 }

@@ -21,6 +21,7 @@ import { type JobObject, runJobPod } from '../support/jobs.js';
 import {
   generatedPassword,
   installCrdsAndRbac,
+  metricValue,
   type RunningOperator,
   startOperator,
 } from '../support/operator.js';
@@ -31,6 +32,7 @@ const ns = useNamespace('migrate', { 'pod-security.kubernetes.io/enforce': 'rest
 type Rollout = NonNullable<TrenchStatus['rollout']>;
 let pg: PostgresServer;
 let operator: RunningOperator | undefined;
+const shopLabels = () => `namespace="${ns.name}",trench="shop"`;
 let claimDir = '';
 /** The revision whose migration succeeded. */
 let r2 = '';
@@ -182,6 +184,10 @@ describe('a release with a migration', () => {
     expect(aborted.reason).toBe('MigrationFailed');
     expect(aborted.message).toContain(`Migration Job shop-migrate-${r3} failed`);
     expect(aborted.message).toContain(`see kubectl logs job/shop-migrate-${r3}`);
+    // The abort that may leave a half-migrated database is the one TrenchRolloutAborted pages.
+    expect(
+      metricValue(await operator!.metrics(), 'trench_rollout_migration_failed', shopLabels()),
+    ).toBe(1);
     const api = await getJson<{
       spec: { template: { spec: { containers: { image: string }[] } } };
     }>('deployment', 'shop-api');
@@ -221,5 +227,9 @@ describe('a release with a migration', () => {
     expect(aborted.reason).toBe('MigrationBackupFailed');
     expect(aborted.message).toContain(`Pre-migration TrenchBackup shop-premigrate-${r4} failed`);
     expect(await exists('job', `shop-migrate-${r4}`)).toBe(false);
+    // The database was never touched: an abort that warns, not one that pages.
+    const metrics = await operator!.metrics();
+    expect(metricValue(metrics, 'trench_rollout_phase', `${shopLabels()},phase="Aborted"`)).toBe(1);
+    expect(metrics).toContain(`trench_rollout_migration_failed{${shopLabels()}} 0`);
   });
 });

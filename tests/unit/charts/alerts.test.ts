@@ -171,6 +171,7 @@ describe('alertNames', () => {
       'TrenchContainerMemoryHigh',
       'TrenchBackupTooOld',
       'TrenchRestoreDrillFailed',
+      'TrenchRolloutAborted',
       'TrenchOperatorDown',
     ]);
   });

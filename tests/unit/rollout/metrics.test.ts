@@ -32,6 +32,8 @@ describe('rollout metrics', () => {
         ],
       }),
       trench('blog', { phase: 'Stable', stableRevision: 'abc' }),
+      trench('cart', { phase: 'Aborted', reason: 'MigrationFailed', stableRevision: 'abc' }),
+      trench('feed', { phase: 'Aborted', reason: 'AnalysisFailed', stableRevision: 'abc' }),
     ];
     const registry = new Registry();
     registerRolloutMetrics(registry, () => list);
@@ -42,6 +44,10 @@ describe('rollout metrics', () => {
     );
     expect(text).toContain('trench_rollout_phase{namespace="prod",trench="blog",phase="Stable"} 1');
     expect(text).toContain('trench_rollout_step{namespace="prod",trench="shop"} 2');
+    // Only an abort for a failed migration Job says the database may be half migrated.
+    expect(text).toContain('trench_rollout_migration_failed{namespace="prod",trench="cart"} 1');
+    expect(text).toContain('trench_rollout_migration_failed{namespace="prod",trench="feed"} 0');
+    expect(text).toContain('trench_rollout_migration_failed{namespace="prod",trench="shop"} 0');
     expect(text).toContain('trench_rollout_weight{namespace="prod",trench="shop"} 33.3');
     expect(text).toContain('trench_rollout_weight{namespace="prod",trench="blog"} 0');
     expect(text).toContain(
