@@ -92,6 +92,7 @@ function stateOf(status: RolloutStatus | undefined): RolloutState | undefined {
     canaryReplicas: _c,
     lastRequestResult: _l,
     migration: _g,
+    route: _r,
     ...rest
   } = status;
   return rest as RolloutState;
@@ -119,7 +120,10 @@ async function freshRollout(deps: TrenchDeps, pass: Pass): Promise<RolloutStatus
     pass.signal,
   )) as Trench | undefined;
   if (!fresh) return pass.trench.status?.rollout;
-  pass.statusBase = fresh.status ?? {};
+  // Only the rollout is taken from the fresh read: the rest of the status is built from the
+  // cache, and diffed against the fresh one it would put back what other controllers (backups,
+  // the scaler) wrote since the cache's copy.
+  pass.statusBase = { ...pass.trench.status, rollout: fresh.status?.rollout };
   return fresh.status?.rollout;
 }
 

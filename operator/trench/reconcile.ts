@@ -72,9 +72,9 @@ export interface Pass {
   /** The TrenchRestore holding the API and workers at 0, set by holdForRestore. */
   heldBy?: string;
   /**
-   * The status as the API server had it when a step read the Trench afresh (the rollout step,
-   * mid-release). The status write diffs against it rather than the cache's: a merge patch
-   * computed from an older status leaves out a key the newer one changed back.
+   * The cache's status with status.rollout as the API server had it when the rollout step read
+   * it afresh (mid-release). The status write diffs against it: a merge patch computed from an
+   * older rollout status leaves out a key the newer one changed back.
    */
   statusBase?: Trench['status'];
   /** The stack's part of the status, set by reportStack. */

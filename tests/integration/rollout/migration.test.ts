@@ -185,9 +185,15 @@ describe('a release with a migration', () => {
     expect(aborted.message).toContain(`Migration Job shop-migrate-${r3} failed`);
     expect(aborted.message).toContain(`see kubectl logs job/shop-migrate-${r3}`);
     // The abort that may leave a half-migrated database is the one TrenchRolloutAborted pages.
-    expect(
-      metricValue(await operator!.metrics(), 'trench_rollout_migration_failed', shopLabels()),
-    ).toBe(1);
+    // (From the operator's cache at scrape time: a moment behind the status just read.)
+    await waitFor(
+      async () =>
+        metricValue(await operator!.metrics(), 'trench_rollout_migration_failed', shopLabels()) ===
+        1
+          ? true
+          : undefined,
+      { what: 'trench_rollout_migration_failed 1' },
+    );
     const api = await getJson<{
       spec: { template: { spec: { containers: { image: string }[] } } };
     }>('deployment', 'shop-api');
@@ -228,8 +234,15 @@ describe('a release with a migration', () => {
     expect(aborted.message).toContain(`Pre-migration TrenchBackup shop-premigrate-${r4} failed`);
     expect(await exists('job', `shop-migrate-${r4}`)).toBe(false);
     // The database was never touched: an abort that warns, not one that pages.
-    const metrics = await operator!.metrics();
-    expect(metricValue(metrics, 'trench_rollout_phase', `${shopLabels()},phase="Aborted"`)).toBe(1);
+    const metrics = await waitFor(
+      async () => {
+        const m = await operator!.metrics();
+        return metricValue(m, 'trench_rollout_phase', `${shopLabels()},phase="Aborted"`) === 1
+          ? m
+          : undefined;
+      },
+      { what: 'trench_rollout_phase Aborted 1' },
+    );
     expect(metrics).toContain(`trench_rollout_migration_failed{${shopLabels()}} 0`);
   });
 });
