@@ -7,7 +7,7 @@ TSX := node --import tsx
 CLUSTER := $(TSX) hack/cluster.ts
 
 .PHONY: help deps cluster-up cluster-down cluster-status kubeconfig cluster-build \
-        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale \
+        lint format typecheck test test-unit test-integration bench-cluster kind-up kind-down up down run synth synth-check render deploy readme readme-check image-check bench-render bench-scale bench-redis-lookups \
         bench-leader bench-restart bench-scaling bench-backup bench-backup-operator bench-rollout install-plugin
 
 help: ## List the targets
@@ -126,6 +126,9 @@ bench-backup-operator: deps cluster-build ## The operator's own time in a backup
 
 bench-rollout: deps cluster-build ## Canary abort latency from a failing measurement, promotion per step, 100 Trenches releasing at once
 	$(TSX) bench/rollout.ts $(ARGS)
+
+bench-redis-lookups: deps ## Heap of 1000 scaler Redis clients whose names do not resolve: ioredis' own lookups against the bounded ones
+	$(TSX) bench/redis-lookups.ts $(ARGS)
 
 # kubectl runs any executable named kubectl-<verb> on PATH: the link points into this checkout,
 # so the plugin always runs the code (and node_modules) checked out here.

@@ -1,7 +1,8 @@
 // One Redis connection per server, shared by every Trench whose queues live there and closed
 // when the last of them lets go. ioredis has no pool of its own for this: a client is one
 // connection, so the sharing (and its reference count) is ours.
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { LimitedLookupConnector, type LookupLimiter, redisLookups } from './lookup.js';
 
 /** The identity of a server for sharing: scheme, user, password, host, port and database. */
 export function connectionKey(url: string): string {
@@ -76,6 +77,41 @@ export function whenConnected(client: Redis, timeoutMs: number): Promise<void> {
 export interface RedisConnectionsOptions {
   /** Per command; a dead server must not hold a scaling check for long. Default 2000 ms. */
   readonly commandTimeoutMs?: number;
+  /** Where the connects' DNS lookups queue: the process-wide bound by default (lookup.ts). */
+  readonly lookups?: LookupLimiter;
+}
+
+/**
+ * The options of the scaler's clients, but for their connector (RedisConnections adds the
+ * bounded lookup's; bench/redis-lookups.ts compares it with ioredis' own).
+ */
+export function scalerClientOptions(commandTimeoutMs = 2_000): RedisOptions {
+  return {
+    // Fail a check instead of queueing it behind a reconnect: the caller holds the replicas
+    // and reports RedisUnreachable; the next check tries again. No offline queue either:
+    // commands sent while a server is unreachable waited there, past commandTimeout (which
+    // starts when a command is written), until a reconnect that may never come; a thousand
+    // unreachable servers grew the heap without bound. A check waits for the connection
+    // instead (whenConnected), for at most commandTimeout.
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: commandTimeoutMs,
+    enableOfflineQueue: false,
+    lazyConnect: false,
+    // The checks of several Trenches on one server within the same tick go out as one
+    // pipeline: one round trip per server, however many Trenches wake together.
+    enableAutoPipelining: true,
+    retryStrategy: (times) => reconnectDelayMs(times),
+  };
+}
+
+/** An ioredis Connector class whose sockets look names up through `lookups`. */
+export function connectorFor(lookups: LookupLimiter): NonNullable<RedisOptions['Connector']> {
+  return class extends LimitedLookupConnector {
+    constructor(o: unknown) {
+      super(o, lookups);
+    }
+  };
 }
 
 export class RedisConnections {
@@ -83,25 +119,12 @@ export class RedisConnections {
   private readonly create: (url: string) => Redis;
 
   constructor(options: RedisConnectionsOptions = {}) {
-    const timeout = options.commandTimeoutMs ?? 2_000;
-    this.create = (url) =>
-      new Redis(url, {
-        // Fail a check instead of queueing it behind a reconnect: the caller holds the
-        // replicas and reports RedisUnreachable; the next check tries again. No offline
-        // queue either: commands sent while a server is unreachable waited there, past
-        // commandTimeout (which starts when a command is written), until a reconnect that may
-        // never come; a thousand unreachable servers grew the heap without bound. A check
-        // waits for the connection instead (whenConnected), for at most commandTimeout.
-        maxRetriesPerRequest: 0,
-        commandTimeout: timeout,
-        connectTimeout: timeout,
-        enableOfflineQueue: false,
-        lazyConnect: false,
-        // The checks of several Trenches on one server within the same tick go out as one
-        // pipeline: one round trip per server, however many Trenches wake together.
-        enableAutoPipelining: true,
-        retryStrategy: (times) => reconnectDelayMs(times),
-      });
+    const clientOptions: RedisOptions = {
+      ...scalerClientOptions(options.commandTimeoutMs),
+      // Host names are looked up through a bounded queue of our own (lookup.ts).
+      Connector: connectorFor(options.lookups ?? redisLookups),
+    };
+    this.create = (url) => new Redis(url, clientOptions);
   }
 
   /** The shared client for `url`, counted for `user` (a Trench key) until released. */

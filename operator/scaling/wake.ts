@@ -5,7 +5,8 @@
 // as the safety net (a delayed job coming due emits nothing while no worker runs).
 // A blocking read holds its connection, so it gets one of its own beside the command one.
 import { Redis } from 'ioredis';
-import { connectionKey, reconnectDelayMs } from './connections.js';
+import { connectionKey, connectorFor, reconnectDelayMs } from './connections.js';
+import { redisLookups } from './lookup.js';
 
 interface Registration {
   readonly url: string;
@@ -39,6 +40,8 @@ export class QueueWake {
         connectTimeout: 2_000,
         lazyConnect: false,
         retryStrategy: (times) => reconnectDelayMs(times),
+        // Its host name is looked up in the same bounded queue as the command connections'.
+        Connector: connectorFor(redisLookups),
       });
   }
 

@@ -1,3 +1,5 @@
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { Queue as Queue5 } from 'bullmq5';
 import { Queue as Queue6, Worker as Worker6 } from 'bullmq6';
 import { Redis } from 'ioredis';
@@ -11,6 +13,7 @@ import {
   type QueueCounts,
 } from '../../../operator/scaling/backlog.js';
 import { connectionKey, RedisConnections } from '../../../operator/scaling/connections.js';
+import { LookupLimiter } from '../../../operator/scaling/lookup.js';
 import {
   type HostProcess,
   type RedisServer,
@@ -275,6 +278,31 @@ describe('RedisConnections', () => {
     await until('the old connection to close', async () =>
       first.status === 'end' ? true : undefined,
     );
+    await conns.closeAll();
+  });
+
+  it('looks host names up through the bounded lookup, and a lookup that waits too long fails', async () => {
+    // A resolver for which one name never answers (a DNS outage for it), with one slot.
+    const stuck: string[] = [];
+    const resolver: LookupFunction = (hostname, options, callback) => {
+      if (hostname === 'stuck.invalid') stuck.push(hostname);
+      else dnsLookup(hostname, options, callback);
+    };
+    const lookups = new LookupLimiter({ concurrency: 1, maxWaitMs: 1000, lookup: resolver });
+    const conns = new RedisConnections({ lookups });
+    const named = conns.acquire(`redis://:${redis.password}@localhost:${redis.port}`, 'ns/named');
+    expect((await countQueues(named, [{ prefix: 'bull', queue: 'x' }], Date.now())).length).toBe(1);
+    expect(lookups.started).toBe(1);
+    // The stuck name holds the one slot; the next server's lookup is refused after its wait,
+    // with the reason, instead of queueing behind it for as long as the resolver takes.
+    conns.acquire(`redis://:pw@stuck.invalid:6379`, 'ns/stuck');
+    await until('the stuck lookup to start', async () => (stuck.length > 0 ? true : undefined));
+    const behind = conns.acquire(`redis://:${redis.password}@localhost:${redis.port}/1`, 'ns/b');
+    await expect(countQueues(behind, [{ prefix: 'bull', queue: 'x' }], Date.now())).rejects.toThrow(
+      /EAI_AGAIN|DNS lookup of localhost not started within 1000 ms/,
+    );
+    expect(lookups.refused).toBeGreaterThan(0);
+    expect(lookups.inFlight).toBe(1);
     await conns.closeAll();
   });
 
