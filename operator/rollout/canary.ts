@@ -161,7 +161,13 @@ export function decideCanary(input: CanaryInput): CanaryDecision {
       note: `Revision ${desired} rolled out without canary steps`,
     });
     return {
-      state: { phase: 'Stable', stableRevision: desired, ...ack, reason: 'NoSteps' },
+      state: {
+        phase: 'Stable',
+        stableRevision: desired,
+        ...ack,
+        reason: 'NoSteps',
+        message: `Revision ${desired} rolled out without canary steps`,
+      },
       weight: 0,
       stable: desired,
       events,

@@ -5,7 +5,7 @@
 // when the part it owns changed. It is woken by BullMQ's events streams (wake.ts) and comes
 // back every pollIntervalSeconds as the safety net; it never renders the Trench.
 
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Trench } from '../../charts/api/trench.js';
 import { restoreHolding, type TrenchRestoreObject } from '../backup/restore.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -19,6 +19,7 @@ import { SCALER_FIELD_MANAGER, TRENCH } from '../trench/kinds.js';
 import { backlogOf, countQueues, type QueueCounts } from './backlog.js';
 import { RedisConnections } from './connections.js';
 import { decideReplicas, type Recommendation } from './decision.js';
+import { type LookupLimiter, redisLookups } from './lookup.js';
 import {
   type ScalingVerdict,
   scalerWorkerFields,
@@ -37,10 +38,26 @@ export interface ScalingMetrics {
   readonly active: Gauge<'namespace' | 'trench' | 'queue'>;
   readonly desired: Gauge<'namespace' | 'trench'>;
   readonly checkSeconds: Histogram<'result'>;
+  readonly lookups: Counter<'result'>;
 }
 
-export function createScalingMetrics(registry: Registry): ScalingMetrics {
+export function createScalingMetrics(
+  registry: Registry,
+  limiter: LookupLimiter = redisLookups,
+): ScalingMetrics {
   return {
+    // Read from the limiter at scrape time: refused lookups say the resolver cannot keep up.
+    lookups: new Counter({
+      name: 'trench_redis_dns_lookups_total',
+      help: 'DNS lookups of Redis server names: started, or refused after waiting 2 s for one of the 4 slots.',
+      labelNames: ['result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'started' }, limiter.started);
+        this.inc({ result: 'refused' }, limiter.refused);
+      },
+    }),
     backlog: new Gauge({
       name: 'trench_worker_backlog',
       help: 'Jobs waiting in a queue of a Trench: wait + prioritized + paused + delayed jobs due.',

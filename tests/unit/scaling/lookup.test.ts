@@ -1,6 +1,8 @@
 import type { LookupFunction } from 'node:net';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LookupLimiter } from '../../../operator/scaling/lookup.js';
+import { createScalingMetrics } from '../../../operator/scaling/scaler.js';
 
 type Callback = Parameters<LookupFunction>[2];
 
@@ -85,5 +87,22 @@ describe('LookupLimiter', () => {
     // At most two seconds of arrivals wait; the rest were refused, not queued.
     expect(limiter.waiting).toBeLessThanOrEqual(2100);
     expect(limiter.refused).toBeGreaterThan(7000);
+  });
+});
+
+describe('trench_redis_dns_lookups_total', () => {
+  it('reads the limiter’s started and refused counts at scrape time', async () => {
+    vi.useFakeTimers();
+    const r = slowResolver();
+    const limiter = new LookupLimiter({ concurrency: 1, maxWaitMs: 2000, lookup: r.lookup });
+    const registry = new Registry();
+    createScalingMetrics(registry, limiter);
+    void ask(limiter, 'stuck.example');
+    const refused = ask(limiter, 'late.example');
+    vi.advanceTimersByTime(2001);
+    await refused;
+    const text = await registry.metrics();
+    expect(text).toContain('trench_redis_dns_lookups_total{result="started"} 1');
+    expect(text).toContain('trench_redis_dns_lookups_total{result="refused"} 1');
   });
 });
