@@ -12,7 +12,7 @@
 //
 // ioredis takes no lookup function for a standalone server, so LimitedLookupConnector (its
 // public Connector option) makes the socket as ioredis' own connector does, with this lookup.
-import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { lookup as dnsLookup } from 'node:dns';
 import { createConnection, type LookupFunction, type NetConnectOpts, type Socket } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { AbstractConnector } from 'ioredis';
@@ -173,5 +173,3 @@ export class LimitedLookupConnector extends AbstractConnector {
     });
   }
 }
-
-export type { LookupAddress, LookupAllOptions };

@@ -411,10 +411,7 @@ describe('scheduled backups and retention', () => {
     expect(quietBefore).toEqual(['quiet-a', 'quiet-b']);
 
     // A completed backup from an earlier slot, for retention to delete below.
-    await createBackup('shop-earlier', 'shop', 'scheduled');
-    await backupWhen('shop-earlier', 'to be Running', (st) => st.phase === 'Running');
-    expect((await runDump('shop-earlier', `127.0.0.1:${pg.port}`)).run.code).toBe(0);
-    await backupWhen('shop-earlier', 'to complete', (st) => st.phase === 'Completed');
+    await completedScheduled('shop-earlier', 'shop');
     await mergePatch('trench', 'shop', ns.name, {
       spec: {
         backup: {
